@@ -1,0 +1,5 @@
+//! `oht50-db`: the operator-facing library that ties the entity, migration and seed crates together.
+
+pub use entity;
+pub use migration;
+pub use seed;
