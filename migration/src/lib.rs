@@ -1,1 +1,41 @@
+//! OHT-50 schema migrations and the engine that applies them.
+//!
+//! [`Migrator`] lists the migrations (it implements sea-orm-migration's `MigratorTrait`, so
+//! stock tools still work); [`Runner`] applies them with one transaction per migration where
+//! the backend allows it; [`cli`] is the `migration` command line.
 
+pub use sea_orm_migration::prelude::*;
+
+pub mod cli;
+pub mod columns;
+pub mod database;
+pub mod error;
+pub mod generate;
+pub mod inspect;
+pub mod ledger;
+pub mod plan;
+pub mod runner;
+
+mod m20250128_100000_initial_schema;
+mod m20250128_110000_lidar_integration;
+mod m20250128_120000_safety_system;
+
+pub use database::{ConnectSettings, DatabaseUrl, connect};
+pub use error::MigrateError;
+pub use ledger::Ledger;
+pub use plan::{Direction, Plan, Target};
+pub use runner::{MigrationState, Runner, State, Step};
+
+/// The OHT-50 migrations, oldest first.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20250128_100000_initial_schema::Migration),
+            Box::new(m20250128_110000_lidar_integration::Migration),
+            Box::new(m20250128_120000_safety_system::Migration),
+        ]
+    }
+}

@@ -1,0 +1,103 @@
+//! The errors a user of the migration engine can see. Every message says what went wrong and
+//! what to do next; none contains a password (see [`crate::DatabaseUrl::scrub`]).
+
+use std::fmt;
+
+/// Why a migration command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum MigrateError {
+    /// The database URL could not be parsed.
+    #[error(
+        "invalid database URL `{url}`: {reason}. Use a URL such as \
+         postgres://user:password@host:5432/dbname, mysql://user:password@host:3306/dbname \
+         or sqlite://path/to/file.db (flag -u/--database-url or env DATABASE_URL)."
+    )]
+    InvalidUrl { url: String, reason: String },
+
+    /// The URL names a database kind we do not support.
+    #[error(
+        "unsupported database scheme `{scheme}` in `{url}`: use postgres:// (or postgresql://), \
+         mysql:// (or mariadb://) or sqlite://."
+    )]
+    UnsupportedScheme { scheme: String, url: String },
+
+    /// The server could not be reached or refused us.
+    #[error("could not connect to {url}: {cause}. {hint}")]
+    Connect {
+        url: String,
+        cause: String,
+        hint: String,
+    },
+
+    /// A version given on the command line matches no migration of this build.
+    #[error(
+        "unknown migration `{given}`: {detail}. Run `migration status` to list the migrations \
+         this build knows."
+    )]
+    UnknownVersion { given: String, detail: String },
+
+    /// `up --to` named a migration that is already applied.
+    #[error(
+        "`up --to {version}`: {version} is already applied, so there is nothing ahead of the \
+         database to apply up to. Run `migration status` to see what is pending, or use \
+         `migration down --to` to go back."
+    )]
+    TargetNotAhead { version: String },
+
+    /// `down --to` named a migration that is not applied.
+    #[error(
+        "`down --to {version}`: {version} is not applied, so the database cannot be reverted \
+         down to it. Run `migration status` to see what is applied, or use `down --to base` \
+         to revert everything."
+    )]
+    TargetNotApplied { version: String },
+
+    /// The database records migrations this build does not have.
+    #[error(
+        "the database has applied migration(s) this build does not know: {versions}. A newer \
+         build has probably migrated it: deploy that build, or one that contains these \
+         migrations, instead of this one."
+    )]
+    UnknownApplied { versions: Versions },
+
+    /// A migration's `up` or `down` failed.
+    #[error("migration {version} failed during {direction}: {cause}. {consequence}")]
+    MigrationFailed {
+        version: String,
+        direction: &'static str,
+        cause: String,
+        consequence: String,
+    },
+
+    /// Any other database error.
+    #[error("database error while {action}: {cause}")]
+    Database { action: String, cause: String },
+
+    /// `generate` could not write the new migration.
+    #[error("generate: {0}")]
+    Generate(String),
+}
+
+impl MigrateError {
+    /// The process exit code for this error: 2 for bad input, 1 for failures at run time.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Self::InvalidUrl { .. }
+            | Self::UnsupportedScheme { .. }
+            | Self::UnknownVersion { .. }
+            | Self::TargetNotAhead { .. }
+            | Self::TargetNotApplied { .. } => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// A list of migration versions, printed comma-separated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Versions(pub Vec<String>);
+
+impl fmt::Display for Versions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.join(", "))
+    }
+}
