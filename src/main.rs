@@ -1,1 +1,27 @@
-fn main() {}
+//! `oht50-db`: the operator-facing command. `oht50-db migrate <command>` is the same as
+//! `cargo run -p migration -- <command>`.
+
+use clap::{Parser, Subcommand};
+
+/// Operator tools for the OHT-50 database.
+#[derive(Debug, Parser)]
+#[command(name = "oht50-db", version, about = "Operator tools for the OHT-50 database")]
+struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Apply, revert and inspect migrations (same commands as the `migration` binary)
+    Migrate(oht50_db::migration::cli::Cli),
+}
+
+#[tokio::main]
+async fn main() {
+    let _ = dotenvy::dotenv();
+    let code = match Args::parse().command {
+        Command::Migrate(cli) => oht50_db::migration::cli::run::<oht50_db::migration::Migrator>(cli).await,
+    };
+    std::process::exit(code);
+}
