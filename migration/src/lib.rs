@@ -6,6 +6,7 @@
 
 pub use sea_orm_migration::prelude::*;
 
+pub mod capture;
 pub mod cli;
 pub mod columns;
 pub mod database;
