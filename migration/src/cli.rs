@@ -1,17 +1,22 @@
 //! The `migration` command line: the sea-orm-migration command set with its flag names (so
-//! `sea-orm-cli migrate ...` keeps working), plus `--to` and `status --format json`.
+//! `sea-orm-cli migrate ...` keeps working), plus `--to`, JSON output, history, repair,
+//! backups, doctor and production guards.
 
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use sea_orm_migration::MigratorTrait;
 
+use crate::backup::{self, BackupConfig};
 use crate::database::{ConnectSettings, DEFAULT_SQLITE_FILE, DatabaseUrl, connect};
-use crate::error::MigrateError;
+use crate::doctor;
+use crate::error::{MigrateError, Versions};
 use crate::generate::{self, Clock};
-use crate::plan::Target;
-use crate::runner::{Event, MigrationState, Runner, State, Step, backend_name};
+use crate::plan::{Direction, Target};
+use crate::runner::{ChecksumState, Event, MigrationState, RunOptions, Runner, State, Step, backend_name};
 
 /// Command-line arguments of `migration`.
 #[derive(Debug, Parser)]
@@ -25,41 +30,75 @@ use crate::runner::{Event, MigrationState, Runner, State, Step, backend_name};
 )]
 pub struct Cli {
     /// Database URL, e.g. postgres://user:password@host:5432/db, mysql://..., sqlite://file.db
-    #[arg(
-        short = 'u',
-        long,
-        env = "DATABASE_URL",
-        global = true,
-        hide_env_values = true
-    )]
+    #[arg(short = 'u', long, env = "DATABASE_URL", global = true, hide_env_values = true)]
     pub database_url: Option<String>,
 
     /// PostgreSQL schema to migrate (search_path); ignored by MySQL and SQLite
-    #[arg(
-        short = 's',
-        long,
-        env = "DATABASE_SCHEMA",
-        global = true,
-        hide_env_values = true
-    )]
+    #[arg(short = 's', long, env = "DATABASE_SCHEMA", global = true, hide_env_values = true)]
     pub database_schema: Option<String>,
 
     /// Log every SQL statement to stderr
     #[arg(short = 'v', long, global = true)]
     pub verbose: bool,
 
+    #[command(flatten)]
+    pub safety: Safety,
+
     /// What to do (default: up)
     #[command(subcommand)]
     pub command: Option<Command>,
 }
 
-/// Output format of reporting commands.
+/// Flags shared by every command that changes the database.
+#[derive(Debug, Clone, Args)]
+pub struct Safety {
+    /// Environment: production requires --yes for fresh, refresh, reset, down and restore
+    #[arg(long = "env", env = "OHT50_ENV", global = true, value_enum, default_value_t = Environment::Development)]
+    pub environment: Environment,
+
+    /// Confirm a destructive command in production
+    #[arg(long, global = true)]
+    pub yes: bool,
+
+    /// Seconds to wait for another runner's migration lock
+    #[arg(long, env = "OHT50_LOCK_TIMEOUT", global = true, default_value_t = 300, value_name = "SECS")]
+    pub lock_timeout: u64,
+
+    /// Directory for the backups taken before changing a database that holds data
+    #[arg(long, env = "OHT50_BACKUP_DIR", global = true, default_value = "backups", value_name = "DIR")]
+    pub backup_dir: PathBuf,
+
+    /// How many backups to keep per database
+    #[arg(long, env = "OHT50_BACKUP_KEEP", global = true, default_value_t = 10, value_name = "N")]
+    pub keep_backups: usize,
+
+    /// Do not back up before changing the database
+    #[arg(long, global = true)]
+    pub no_backup: bool,
+
+    /// Also append the event log to this file
+    #[arg(long, env = "OHT50_LOG_FILE", global = true, value_name = "PATH")]
+    pub log_file: Option<PathBuf>,
+}
+
+/// Deployment environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Environment {
+    /// A developer's machine.
+    Development,
+    /// A staging system.
+    Staging,
+    /// Production: destructive commands need --yes.
+    Production,
+}
+
+/// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
 pub enum Format {
     /// Aligned text for people.
     #[default]
     Text,
-    /// One JSON document for programs.
+    /// JSON for programs (events: one object per line on stderr).
     Json,
 }
 
@@ -74,6 +113,12 @@ pub enum Command {
         /// Apply up to and including this migration (full name or unique prefix)
         #[arg(long, value_name = "VERSION")]
         to: Option<String>,
+        /// Apply pending migrations even when a later one is already applied
+        #[arg(long)]
+        allow_out_of_order: bool,
+        /// Event log format on stderr
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
     },
     /// Revert applied migrations (the last one, -n N of them, or down to --to VERSION)
     Down {
@@ -83,19 +128,64 @@ pub enum Command {
         /// Revert every migration applied after this one (`base` reverts all)
         #[arg(long, value_name = "VERSION")]
         to: Option<String>,
+        /// Event log format on stderr
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
     },
-    /// Show every migration: applied or pending, and when it was applied
+    /// Show every migration: applied or pending, when, how long it took, checksum state
     Status {
         /// Output format
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// Exit with code 3 while migrations are pending (readiness probes, CI)
+        #[arg(long)]
+        check: bool,
     },
+    /// Show the history of every migration run, newest first
+    History {
+        /// Output format
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Show at most this many runs
+        #[arg(long)]
+        limit: Option<u64>,
+    },
+    /// After review: record current checksums and mark failed runs as repaired
+    Repair,
     /// Drop every table of the database, then apply all migrations
-    Fresh,
+    Fresh {
+        /// Event log format on stderr
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
     /// Revert all applied migrations, then apply all migrations
-    Refresh,
+    Refresh {
+        /// Event log format on stderr
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
     /// Revert all applied migrations
-    Reset,
+    Reset {
+        /// Event log format on stderr
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Write a backup of the database into the backup directory
+    Backup,
+    /// Replace the database's contents with a backup file
+    Restore {
+        /// The backup file
+        file: PathBuf,
+        /// Replace a database that is not empty
+        #[arg(long)]
+        overwrite: bool,
+    },
+    /// Pre-flight checks: connectivity, pending and failed migrations, checksums, lock, disk
+    Doctor {
+        /// Output format
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
     /// Write a new migration file into migration/src and register it
     Generate {
         /// Short description, e.g. add_robot_firmware
@@ -109,44 +199,78 @@ pub enum Command {
     },
 }
 
+impl Command {
+    fn name(&self) -> &'static str {
+        match self {
+            Command::Up { .. } => "up",
+            Command::Down { .. } => "down",
+            Command::Status { .. } => "status",
+            Command::History { .. } => "history",
+            Command::Repair => "repair",
+            Command::Fresh { .. } => "fresh",
+            Command::Refresh { .. } => "refresh",
+            Command::Reset { .. } => "reset",
+            Command::Backup => "backup",
+            Command::Restore { .. } => "restore",
+            Command::Doctor { .. } => "doctor",
+            Command::Generate { .. } => "generate",
+        }
+    }
+
+    fn event_format(&self) -> Format {
+        match self {
+            Command::Up { format, .. }
+            | Command::Down { format, .. }
+            | Command::Fresh { format }
+            | Command::Refresh { format }
+            | Command::Reset { format } => *format,
+            _ => Format::Text,
+        }
+    }
+}
+
 /// Runs the command line against migrator `M`; returns what the process should exit with.
 /// Every error is printed as one paragraph on stderr.
 pub async fn run<M: MigratorTrait>(cli: Cli) -> i32 {
-    match execute::<M>(cli).await {
+    let log = EventLog::new(
+        cli.command.as_ref().map(Command::event_format).unwrap_or_default(),
+        cli.safety.log_file.clone(),
+    );
+    match execute::<M>(cli, log.clone()).await {
         Ok(()) => 0,
         Err(err) => {
-            eprintln!("error: {err}");
+            log.error(&err);
             err.exit_code()
         }
     }
 }
 
-/// Runs the command line against migrator `M`.
-pub async fn execute<M: MigratorTrait>(cli: Cli) -> Result<(), MigrateError> {
+/// Runs the command line against migrator `M`, reporting events to `log`.
+pub async fn execute<M: MigratorTrait>(cli: Cli, log: EventLog) -> Result<(), MigrateError> {
     let command = cli.command.unwrap_or(Command::Up {
         num: None,
         to: None,
+        allow_out_of_order: false,
+        format: Format::Text,
     });
-    if let Command::Generate {
-        name, local_time, ..
-    } = &command
-    {
-        let cwd = std::env::current_dir().map_err(|e| {
-            MigrateError::Generate(format!("cannot read the current directory: {e}"))
-        })?;
-        let clock = if *local_time {
-            Clock::Local
-        } else {
-            Clock::Utc
-        };
+    if let Command::Generate { name, local_time, .. } = &command {
+        let cwd = std::env::current_dir()
+            .map_err(|e| MigrateError::Generate(format!("cannot read the current directory: {e}")))?;
+        let clock = if *local_time { Clock::Local } else { Clock::Utc };
         let made = generate::generate(&cwd, name, chrono::Utc::now(), clock)?;
         println!("Created {}", made.path.display());
-        println!(
-            "Registered {} in {}",
-            made.module,
-            made.registered_in.display()
-        );
+        println!("Registered {} in {}", made.module, made.registered_in.display());
         return Ok(());
+    }
+    let safety = cli.safety;
+    let destructive = matches!(
+        command,
+        Command::Fresh { .. } | Command::Refresh { .. } | Command::Reset { .. } | Command::Down { .. } | Command::Restore { .. }
+    );
+    if destructive && safety.environment == Environment::Production && !safety.yes {
+        return Err(MigrateError::NeedsConfirmation {
+            command: command.name().into(),
+        });
     }
 
     let url = DatabaseUrl::resolve(cli.database_url.as_deref())?;
@@ -164,9 +288,21 @@ pub async fn execute<M: MigratorTrait>(cli: Cli) -> Result<(), MigrateError> {
         log_statements: cli.verbose,
         ..ConnectSettings::default()
     };
+    let backup_config = BackupConfig {
+        dir: safety.backup_dir.clone(),
+        keep: safety.keep_backups,
+    };
     let db = connect(&url, &settings).await?;
-    let runner = Runner::new(db, M::migrations()).on_event(print_event);
-    let result = dispatch(&runner, &url, command).await;
+    let options = RunOptions {
+        lock_timeout: Duration::from_secs(safety.lock_timeout),
+        allow_out_of_order: matches!(command, Command::Up { allow_out_of_order: true, .. }),
+        backup: (!safety.no_backup).then(|| (backup_config.clone(), url.clone())),
+    };
+    let observer = log.clone();
+    let runner = Runner::new(db, M::migrations())
+        .with_options(options)
+        .on_event(move |e| observer.event(e));
+    let result = dispatch(&runner, &url, &backup_config, command, !safety.no_backup).await;
     let _ = runner.connection().clone().close().await;
     result.map_err(|e| scrub(&url, e))
 }
@@ -174,24 +310,98 @@ pub async fn execute<M: MigratorTrait>(cli: Cli) -> Result<(), MigrateError> {
 async fn dispatch(
     runner: &Runner,
     url: &DatabaseUrl,
+    backup_config: &BackupConfig,
     command: Command,
+    backups: bool,
 ) -> Result<(), MigrateError> {
     match command {
-        Command::Up { num, to } => report(runner.up(&target(num, to)).await?),
-        Command::Down { num, to } => {
+        Command::Up { num, to, .. } => report(runner.up(&target(num, to)).await?),
+        Command::Down { num, to, .. } => {
             let target = match (num, to) {
                 (None, None) => Target::Steps(1),
                 (num, to) => target(num, to),
             };
             report(runner.down(&target).await?)
         }
-        Command::Status { format } => {
+        Command::Status { format, check } => {
             let states = runner.status().await?;
             print_status(url, runner, &states, format);
+            let pending: Vec<String> =
+                states.iter().filter(|s| s.status == State::Pending).map(|s| s.version.clone()).collect();
+            if check && !pending.is_empty() {
+                return Err(MigrateError::Pending {
+                    count: pending.len(),
+                    versions: Versions(pending),
+                });
+            }
         }
-        Command::Fresh => report(runner.fresh().await?),
-        Command::Refresh => report(runner.refresh().await?),
-        Command::Reset => report(runner.reset().await?),
+        Command::History { format, limit } => {
+            let entries = runner.history(limit).await?;
+            match format {
+                Format::Json => println!("{}", serde_json::json!({ "history": entries })),
+                Format::Text => {
+                    if entries.is_empty() {
+                        println!("No migration has run on this database yet.");
+                    }
+                    for e in &entries {
+                        println!(
+                            "{}  {:<6} {:<40} {:<11} {:>7}  {}@{}  {}{}",
+                            e.started_at.format("%Y-%m-%d %H:%M:%S"),
+                            e.direction,
+                            e.version,
+                            e.outcome.as_str(),
+                            e.duration_ms.map(|d| format!("{d} ms")).unwrap_or_else(|| "-".into()),
+                            e.os_user,
+                            e.host,
+                            e.checksum.as_deref().map(|c| &c[..c.len().min(12)]).unwrap_or("-"),
+                            e.error
+                                .as_deref()
+                                .map(|err| format!("  error: {}", err.lines().next().unwrap_or(err)))
+                                .unwrap_or_default()
+                        );
+                    }
+                }
+            }
+        }
+        Command::Repair => {
+            let (checksums, repaired) = runner.repair().await?;
+            println!("Repair: recorded {checksums} checksum(s), marked {repaired} failed run(s) as repaired.");
+        }
+        Command::Fresh { .. } => report(runner.fresh().await?),
+        Command::Refresh { .. } => report(runner.refresh().await?),
+        Command::Reset { .. } => report(runner.reset().await?),
+        Command::Backup => {
+            let label = runner
+                .status()
+                .await?
+                .iter()
+                .filter(|s| s.status != State::Pending)
+                .map(|s| s.version.clone())
+                .next_back()
+                .unwrap_or_else(|| "empty".into());
+            let taken = backup::take(runner.connection(), url, backup_config, &label).await?;
+            println!("Backup written: {} ({} bytes)", taken.path.display(), taken.bytes);
+        }
+        Command::Restore { file, overwrite } => {
+            backup::restore(runner.connection().clone(), url, &file, overwrite).await?;
+            println!("Restored {} into {}", file.display(), url.redacted());
+        }
+        Command::Doctor { format } => {
+            let report = doctor::run(runner, url, backups.then_some(backup_config)).await;
+            match format {
+                Format::Json => println!("{}", serde_json::to_string(&report).unwrap_or_default()),
+                Format::Text => {
+                    for c in &report.checks {
+                        println!("[{}] {}: {}", c.level.label(), c.name, c.detail);
+                    }
+                }
+            }
+            if !report.healthy() {
+                return Err(MigrateError::Unhealthy {
+                    failures: report.failures(),
+                });
+            }
+        }
         Command::Generate { .. } => {}
     }
     Ok(())
@@ -210,10 +420,7 @@ fn report(steps: Vec<Step>) {
     if steps.is_empty() {
         return;
     }
-    let ups = steps
-        .iter()
-        .filter(|s| s.direction == crate::plan::Direction::Up)
-        .count();
+    let ups = steps.iter().filter(|s| s.direction == Direction::Up).count();
     let downs = steps.len() - ups;
     let total: u128 = steps.iter().map(|s| s.duration_ms).sum();
     let mut parts = Vec::new();
@@ -226,48 +433,102 @@ fn report(steps: Vec<Step>) {
     println!("Done: {} migration(s) in {total} ms.", parts.join(", "));
 }
 
-fn print_event(event: &Event<'_>) {
-    let mut err = std::io::stderr().lock();
-    let _ = match event {
-        Event::Started { version, direction } => writeln!(
-            err,
-            "{} {version} ...",
-            match direction {
-                crate::plan::Direction::Up => "Applying",
-                crate::plan::Direction::Down => "Reverting",
+/// Where events go: stderr (text or one JSON object per line) and optionally a log file.
+#[derive(Clone)]
+pub struct EventLog {
+    format: Format,
+    file: Option<Arc<Mutex<std::fs::File>>>,
+}
+
+impl EventLog {
+    /// Events in `format` on stderr, and appended to `file` when given (a file that cannot be
+    /// opened is reported once on stderr and skipped).
+    pub fn new(format: Format, file: Option<PathBuf>) -> Self {
+        let file = file.and_then(|p| {
+            match std::fs::OpenOptions::new().create(true).append(true).open(&p) {
+                Ok(f) => Some(Arc::new(Mutex::new(f))),
+                Err(e) => {
+                    eprintln!("warning: cannot open the log file {}: {e}; logging to stderr only", p.display());
+                    None
+                }
             }
-        ),
-        Event::Finished {
-            version,
-            direction,
-            duration,
-        } => writeln!(
-            err,
-            "{} {version} in {} ms",
-            match direction {
-                crate::plan::Direction::Up => "Applied",
-                crate::plan::Direction::Down => "Reverted",
-            },
-            duration.as_millis()
-        ),
-        Event::Failed {
-            version, direction, ..
-        } => {
-            writeln!(err, "Failed {} of {version}", direction.as_str())
+        });
+        Self { format, file }
+    }
+
+    fn emit(&self, level: &str, text: String, json: serde_json::Value) {
+        let ts = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let mut obj = json;
+        if let Some(map) = obj.as_object_mut() {
+            map.insert("ts".into(), ts.clone().into());
+            map.insert("level".into(), level.into());
         }
-        Event::NothingToDo { direction } => match direction {
-            crate::plan::Direction::Up => {
-                writeln!(err, "Nothing to apply: the database is up to date.")
+        match self.format {
+            Format::Json => eprintln!("{obj}"),
+            Format::Text if level == "error" => eprintln!("error: {text}"),
+            Format::Text => eprintln!("{text}"),
+        }
+        if let Some(file) = &self.file {
+            if let Ok(mut f) = file.lock() {
+                let _ = match self.format {
+                    Format::Json => writeln!(f, "{obj}"),
+                    Format::Text => writeln!(f, "{ts} - migration - {} - {text}", level.to_uppercase()),
+                };
             }
-            crate::plan::Direction::Down => writeln!(err, "Nothing to revert."),
-        },
-        Event::DroppedTables { tables } => writeln!(
-            err,
-            "Dropped {} table(s): {}",
-            tables.len(),
-            tables.join(", ")
-        ),
-    };
+        }
+    }
+
+    /// Reports a failed command.
+    pub fn error(&self, err: &MigrateError) {
+        self.emit(
+            "error",
+            err.to_string(),
+            serde_json::json!({"event": "error", "message": err.to_string(), "exit_code": err.exit_code()}),
+        );
+    }
+
+    /// Reports a runner event.
+    pub fn event(&self, event: &Event<'_>) {
+        use serde_json::json;
+        let verb = |d: Direction, up: &'static str, down: &'static str| if d == Direction::Up { up } else { down };
+        match event {
+            Event::Started { version, direction } => self.emit(
+                "info",
+                format!("{} {version} ...", verb(*direction, "Applying", "Reverting")),
+                json!({"event": "started", "version": version, "direction": direction}),
+            ),
+            Event::Finished { version, direction, duration } => self.emit(
+                "info",
+                format!("{} {version} in {} ms", verb(*direction, "Applied", "Reverted"), duration.as_millis()),
+                json!({"event": "finished", "version": version, "direction": direction, "duration_ms": duration.as_millis() as u64}),
+            ),
+            Event::Failed { version, direction, error } => self.emit(
+                "error",
+                format!("Failed {} of {version}: {error}", direction.as_str()),
+                json!({"event": "failed", "version": version, "direction": direction, "error": error}),
+            ),
+            Event::NothingToDo { direction } => self.emit(
+                "info",
+                verb(*direction, "Nothing to apply: the database is up to date.", "Nothing to revert.").into(),
+                json!({"event": "nothing-to-do", "direction": direction}),
+            ),
+            Event::DroppedTables { tables } => self.emit(
+                "info",
+                format!("Dropped {} table(s): {}", tables.len(), tables.join(", ")),
+                json!({"event": "dropped-tables", "tables": tables}),
+            ),
+            Event::LockWaiting { holder } => self.emit(
+                "warn",
+                format!("Waiting for the migration lock, held by {holder} ..."),
+                json!({"event": "lock-waiting", "holder": holder}),
+            ),
+            Event::BackupTaken { backup } => self.emit(
+                "info",
+                format!("Backup written: {} ({} bytes)", backup.path.display(), backup.bytes),
+                json!({"event": "backup", "path": backup.path, "bytes": backup.bytes}),
+            ),
+        }
+    }
 }
 
 fn print_status(url: &DatabaseUrl, runner: &Runner, states: &[MigrationState], format: Format) {
@@ -284,14 +545,9 @@ fn print_status(url: &DatabaseUrl, runner: &Runner, states: &[MigrationState], f
             println!("{doc}");
         }
         Format::Text => {
-            let width = states
-                .iter()
-                .map(|s| s.version.len())
-                .max()
-                .unwrap_or(9)
-                .max(9);
+            let width = states.iter().map(|s| s.version.len()).max().unwrap_or(9).max(9);
             println!("Database: {} ({})", url.redacted(), backend_name(backend));
-            println!("{:<width$}  {:<8}  Applied at (UTC)", "Migration", "Status");
+            println!("{:<width$}  {:<8}  {:<19}  {:>8}  Checksum", "Migration", "Status", "Applied at (UTC)", "Took");
             for s in states {
                 let status = match s.status {
                     State::Applied => "applied",
@@ -302,17 +558,24 @@ fn print_status(url: &DatabaseUrl, runner: &Runner, states: &[MigrationState], f
                     .applied_at
                     .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
                     .unwrap_or_else(|| "-".into());
-                println!("{:<width$}  {status:<8}  {at}", s.version);
+                let took = s.duration_ms.map(|d| format!("{d} ms")).unwrap_or_else(|| "-".into());
+                let checksum = match s.checksum {
+                    ChecksumState::Ok => "ok",
+                    ChecksumState::Changed => "CHANGED",
+                    ChecksumState::Unrecorded => "unrecorded",
+                    ChecksumState::None => "-",
+                };
+                println!("{:<width$}  {status:<8}  {at:<19}  {took:>8}  {checksum}", s.version);
             }
             let unknown = states.iter().filter(|s| s.status == State::Unknown).count();
-            println!(
-                "{} migration(s), {pending} pending.",
-                states.len() - unknown
-            );
+            println!("{} migration(s), {pending} pending.", states.len() - unknown);
             if unknown > 0 {
                 println!(
                     "{unknown} applied migration(s) are UNKNOWN to this build: a newer build migrated this database."
                 );
+            }
+            if states.iter().any(|s| s.checksum == ChecksumState::Changed) {
+                println!("A CHANGED checksum means a migration was edited after it was applied: see `migration up` for the way out.");
             }
         }
     }
@@ -324,16 +587,16 @@ fn scrub(url: &DatabaseUrl, err: MigrateError) -> MigrateError {
             action,
             cause: url.scrub(&cause),
         },
-        MigrateError::MigrationFailed {
-            version,
-            direction,
-            cause,
-            consequence,
-        } => MigrateError::MigrationFailed {
+        MigrateError::MigrationFailed { version, direction, cause, consequence } => MigrateError::MigrationFailed {
             version,
             direction,
             cause: url.scrub(&cause),
             consequence,
+        },
+        MigrateError::Backup { what, cause, fix } => MigrateError::Backup {
+            what,
+            cause: url.scrub(&cause),
+            fix,
         },
         other => other,
     }

@@ -255,6 +255,10 @@ pub async fn connect(
         .max_lifetime(None)
         .test_before_acquire(false)
         .sqlx_logging(settings.log_statements);
+    if url.backend() == DbBackend::Sqlite {
+        // Short waits on a locked file: the migration lock polls, and reports who it waits for.
+        opts.map_sqlx_sqlite_opts(|o| o.busy_timeout(Duration::from_millis(250)));
+    }
     if url.backend() == DbBackend::Postgres {
         if let Some(schema) = settings.schema.as_deref().filter(|s| !s.is_empty()) {
             opts.set_schema_search_path(schema.to_string());

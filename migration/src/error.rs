@@ -76,6 +76,84 @@ pub enum MigrateError {
     /// `generate` could not write the new migration.
     #[error("generate: {0}")]
     Generate(String),
+
+    /// Another runner held the migration lock for longer than `--lock-timeout`.
+    #[error(
+        "timed out after {seconds} s waiting for the migration lock, held by {holder}. Wait for \
+         that run to finish (or stop it), or raise --lock-timeout."
+    )]
+    LockTimeout { seconds: u64, holder: String },
+
+    /// The checks before a run found problems; nothing was changed.
+    #[error("refusing to run: {problems}. Nothing was changed.")]
+    Refused { problems: Problems },
+
+    /// A backup or restore failed.
+    #[error("backup: {what}: {cause}. To go on: {fix}.")]
+    Backup { what: String, cause: String, fix: String },
+
+    /// The dump tool a backup needs is not installed.
+    #[error(
+        "backup: `{tool}` is not installed, so the database cannot be backed up before it is \
+         changed. Install it (Debian/Ubuntu: apt-get install {package}), or pass --no-backup to \
+         run without a backup."
+    )]
+    BackupToolMissing { tool: String, package: String },
+
+    /// A destructive command in production without `--yes`.
+    #[error(
+        "`{command}` changes or removes data and the environment is production: add --yes to \
+         confirm (and check that a backup exists)."
+    )]
+    NeedsConfirmation { command: String },
+
+    /// `doctor` found failures.
+    #[error("doctor found {} problem(s): {}", failures.0.len(), failures)]
+    Unhealthy { failures: Problems },
+
+    /// `status --check`: migrations are pending.
+    #[error("{count} migration(s) pending: {versions}. Run `migration up`.")]
+    Pending { count: usize, versions: Versions },
+
+    /// `up` would apply a migration that loses data, and `--allow-destructive` was not given.
+    #[error(
+        "refusing to apply {version}: {rule}: {detail}. Nothing was changed. Review it with \
+         `migration lint` and `migration up --dry-run`; if the data loss is intended, run \
+         `migration up --allow-destructive`."
+    )]
+    DestructiveRefused {
+        version: String,
+        rule: String,
+        detail: String,
+    },
+
+    /// A migration's SQL cannot be rendered without a database (e.g. `down` not implemented).
+    #[error(
+        "cannot render the {direction} SQL of {version} without a database: {cause}. Fix the \
+         migration (run `migration lint`), or leave it out with --to."
+    )]
+    Unrenderable {
+        version: String,
+        direction: &'static str,
+        cause: String,
+    },
+
+    /// `lint`, `drift` or `check` found problems; they are listed on stdout.
+    #[error("{command} found {summary}: see the findings listed above, fix them and run `migration {command}` again.")]
+    ReviewFailed {
+        command: &'static str,
+        summary: String,
+    },
+}
+
+/// Problems found before a run, printed one per line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problems(pub Vec<String>);
+
+impl fmt::Display for Problems {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.join("; "))
+    }
 }
 
 impl MigrateError {
@@ -86,7 +164,9 @@ impl MigrateError {
             | Self::UnsupportedScheme { .. }
             | Self::UnknownVersion { .. }
             | Self::TargetNotAhead { .. }
-            | Self::TargetNotApplied { .. } => 2,
+            | Self::TargetNotApplied { .. }
+            | Self::NeedsConfirmation { .. } => 2,
+            Self::Pending { .. } => 3,
             _ => 1,
         }
     }

@@ -6,16 +6,21 @@
 
 pub use sea_orm_migration::prelude::*;
 
+pub mod backup;
 pub mod capture;
 pub mod cli;
 pub mod columns;
 pub mod database;
+pub mod doctor;
 pub mod error;
 pub mod generate;
+pub mod history;
 pub mod inspect;
 pub mod ledger;
+pub mod lock;
 pub mod plan;
 pub mod runner;
+pub mod startup;
 
 mod m20250128_100000_initial_schema;
 mod m20250128_110000_lidar_integration;
@@ -25,7 +30,7 @@ pub use database::{ConnectSettings, DatabaseUrl, connect};
 pub use error::MigrateError;
 pub use ledger::Ledger;
 pub use plan::{Direction, Plan, Target};
-pub use runner::{MigrationState, Runner, State, Step};
+pub use runner::{ChecksumState, MigrationState, Problem, RunOptions, Runner, State, Step};
 
 /// The OHT-50 migrations, oldest first.
 pub struct Migrator;

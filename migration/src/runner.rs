@@ -1,39 +1,44 @@
-//! Applies and reverts migrations: one transaction per migration wherever the backend can roll
-//! DDL back (PostgreSQL and SQLite), the ledger row written in that same transaction.
+//! Applies and reverts migrations safely: serialised by a [`MigrationLock`], checked against
+//! the ledger and history (checksums, unknown versions, order, unrepaired failures), backed up
+//! first when the database holds data, one transaction per migration wherever the backend can
+//! roll DDL back (PostgreSQL and SQLite) with its ledger and history rows in that transaction,
+//! and an `in-progress` history row written first where it cannot (MySQL/MariaDB).
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, TransactionTrait};
-use sea_orm_migration::{MigrationTrait, SchemaManager};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, Statement,
+    TransactionTrait,
+};
+use sea_orm_migration::{IntoSchemaManagerConnection, MigrationTrait, SchemaManager};
 
-use crate::error::MigrateError;
+use crate::backup::{self, Backup, BackupConfig};
+use crate::capture;
+use crate::database::DatabaseUrl;
+use crate::error::{MigrateError, Problems};
+use crate::history::{self, History, Outcome};
 use crate::ledger::Ledger;
+use crate::lock::MigrationLock;
 use crate::plan::{self, Direction, Plan, Target};
 
 /// What a runner reports while it works.
 #[derive(Debug, Clone)]
 pub enum Event<'a> {
     /// A migration is about to run.
-    Started {
-        version: &'a str,
-        direction: Direction,
-    },
+    Started { version: &'a str, direction: Direction },
     /// A migration ran and was recorded.
-    Finished {
-        version: &'a str,
-        direction: Direction,
-        duration: Duration,
-    },
+    Finished { version: &'a str, direction: Direction, duration: Duration },
     /// A migration failed.
-    Failed {
-        version: &'a str,
-        direction: Direction,
-        error: &'a str,
-    },
+    Failed { version: &'a str, direction: Direction, error: &'a str },
     /// There was nothing to do.
     NothingToDo { direction: Direction },
     /// `fresh` dropped these tables.
     DroppedTables { tables: &'a [String] },
+    /// Another runner holds the lock; waiting for it.
+    LockWaiting { holder: &'a str },
+    /// A backup was written before changing the database.
+    BackupTaken { backup: &'a Backup },
 }
 
 /// Status of one migration.
@@ -48,6 +53,20 @@ pub enum State {
     Unknown,
 }
 
+/// How an applied migration's recorded checksum compares with what it does now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChecksumState {
+    /// Same as recorded.
+    Ok,
+    /// Different: the migration was edited after it was applied.
+    Changed,
+    /// Applied without a recorded checksum (e.g. by stock sea-orm-migration); `repair` records it.
+    Unrecorded,
+    /// Not applicable (pending, or unknown to this build).
+    None,
+}
+
 /// One line of `status`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct MigrationState {
@@ -57,6 +76,10 @@ pub struct MigrationState {
     pub status: State,
     /// When it was applied (UTC), if it was.
     pub applied_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// How long its last successful `up` took.
+    pub duration_ms: Option<i64>,
+    /// Checksum state.
+    pub checksum: ChecksumState,
 }
 
 /// One migration a command ran.
@@ -70,17 +93,120 @@ pub struct Step {
     pub duration_ms: u128,
 }
 
+/// Something that stops a run (or that `status`/`check` reports).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "problem", rename_all = "kebab-case")]
+pub enum Problem {
+    /// An applied migration now does something else than when it was applied.
+    ChecksumChanged { version: String, recorded: String, current: String },
+    /// An applied version this build does not have.
+    UnknownApplied { version: String },
+    /// A pending migration is ordered before one that is applied.
+    OutOfOrder { version: String, applied_after: String },
+    /// A failed or unfinished run that could not be rolled back.
+    Unrepaired { version: String, direction: String, outcome: String, error: Option<String> },
+}
+
+impl Problem {
+    /// One sentence: what is wrong and the way out.
+    pub fn describe(&self) -> String {
+        match self {
+            Problem::ChecksumChanged { version, .. } => format!(
+                "{version} was changed after it was applied (its checksum differs): restore its original code \
+                 and put the change in a new migration, or, if the change is harmless, run `migration repair` \
+                 to record the new checksum"
+            ),
+            Problem::UnknownApplied { version } => format!(
+                "{version} is applied but this build does not know it (a newer build migrated this database): \
+                 deploy that build instead"
+            ),
+            Problem::OutOfOrder { version, applied_after } => format!(
+                "{version} is pending but the later {applied_after} is already applied (merged out of order): \
+                 regenerate it with a newer timestamp, or pass --allow-out-of-order to apply it anyway"
+            ),
+            Problem::Unrepaired { version, direction, outcome, error } => format!(
+                "the last {direction} of {version} is {outcome}{} and could not be rolled back, so the schema may \
+                 be half-changed: compare it with the migration and fix it by hand, then run `migration repair`",
+                error.as_deref().map(|e| format!(" ({})", first_line(e))).unwrap_or_default()
+            ),
+        }
+    }
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or(s)
+}
+
 /// The ordered list of migrations a runner knows, oldest first.
 pub type Migrations = Vec<Box<dyn MigrationTrait>>;
 
 type Observer = Box<dyn Fn(&Event<'_>) + Send + Sync>;
+
+/// How a runner behaves.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// How long to wait for another runner's lock.
+    pub lock_timeout: Duration,
+    /// Apply pending migrations that are ordered before applied ones.
+    pub allow_out_of_order: bool,
+    /// Back up before changing a database that holds data (`None`: no backups).
+    pub backup: Option<(BackupConfig, DatabaseUrl)>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            lock_timeout: Duration::from_secs(300),
+            allow_out_of_order: false,
+            backup: None,
+        }
+    }
+}
+
+/// The ledger and history as read at one moment.
+struct Recorded {
+    applied: BTreeMap<String, i64>,
+    entries: Vec<history::Entry>,
+}
+
+impl Recorded {
+    fn versions(&self) -> BTreeSet<String> {
+        self.applied.keys().cloned().collect()
+    }
+
+    /// Latest checksum recorded by a successful up (or repair) of `version`.
+    fn checksum(&self, version: &str) -> Option<&str> {
+        self.entries
+            .iter()
+            .filter(|e| e.version == version && e.outcome == Outcome::Succeeded && e.direction != "down")
+            .max_by_key(|e| e.id)
+            .and_then(|e| e.checksum.as_deref())
+    }
+
+    fn duration(&self, version: &str) -> Option<i64> {
+        self.entries
+            .iter()
+            .filter(|e| e.version == version && e.outcome == Outcome::Succeeded && e.direction == "up")
+            .max_by_key(|e| e.id)
+            .and_then(|e| e.duration_ms)
+    }
+}
+
+enum Op {
+    Up(Target),
+    Down(Target),
+    Fresh,
+    Refresh,
+}
 
 /// Runs migrations against one connection.
 pub struct Runner {
     db: DatabaseConnection,
     migrations: Migrations,
     ledger: Ledger,
+    history: History,
     observer: Observer,
+    options: RunOptions,
 }
 
 impl Runner {
@@ -90,13 +216,21 @@ impl Runner {
             db,
             migrations,
             ledger: Ledger::default(),
+            history: History,
             observer: Box::new(|_| {}),
+            options: RunOptions::default(),
         }
     }
 
     /// Uses another ledger table.
     pub fn with_ledger(mut self, ledger: Ledger) -> Self {
         self.ledger = ledger;
+        self
+    }
+
+    /// Sets lock timeout, ordering and backup behaviour.
+    pub fn with_options(mut self, options: RunOptions) -> Self {
+        self.options = options;
         self
     }
 
@@ -111,150 +245,429 @@ impl Runner {
         &self.db
     }
 
+    /// The migrations, oldest first.
+    pub fn migrations(&self) -> &[Box<dyn MigrationTrait>] {
+        &self.migrations
+    }
+
     /// The migration names, oldest first.
     pub fn names(&self) -> Vec<&str> {
         self.migrations.iter().map(|m| m.name()).collect()
     }
 
-    /// Every known migration with its state, then applied versions this build does not know.
-    /// Reads only: never creates the ledger table.
-    pub async fn status(&self) -> Result<Vec<MigrationState>, MigrateError> {
-        let applied = if self
+    fn backend(&self) -> DbBackend {
+        self.db.get_database_backend()
+    }
+
+    /// Checksum of what migration `index` does on this backend.
+    pub async fn checksum(&self, index: usize) -> Result<String, MigrateError> {
+        let Some(m) = self.migrations.get(index) else {
+            return Ok(String::new());
+        };
+        capture::capture(m.as_ref(), Direction::Up, self.backend())
+            .await
+            .map(|c| c.checksum())
+            .map_err(db_err("computing a checksum"))
+    }
+
+    /// Creates the ledger and history tables when missing (one query when both exist).
+    async fn ensure_bookkeeping(&self) -> Result<(), MigrateError> {
+        let tables = list_tables(&self.db).await.map_err(db_err("listing tables"))?;
+        if !tables.iter().any(|t| t == self.ledger.table()) {
+            self.ledger.ensure(&self.db).await.map_err(db_err("creating the migration ledger"))?;
+        }
+        if !tables.iter().any(|t| t == history::TABLE) {
+            self.history.ensure(&self.db).await.map_err(db_err("creating the migration history"))?;
+        }
+        Ok(())
+    }
+
+    async fn read<C: ConnectionTrait>(&self, conn: &C, tables_exist: bool) -> Result<Recorded, MigrateError> {
+        if !tables_exist {
+            return Ok(Recorded { applied: BTreeMap::new(), entries: Vec::new() });
+        }
+        let applied = self
             .ledger
-            .exists(&self.db)
+            .applied(conn)
             .await
             .map_err(db_err("reading the migration ledger"))?
-        {
+            .into_iter()
+            .map(|a| (a.version, a.applied_at))
+            .collect();
+        let entries = self.history.entries(conn, None).await.map_err(db_err("reading the migration history"))?;
+        Ok(Recorded { applied, entries })
+    }
+
+    /// Every problem that would stop `up`, for the recorded state `rec`.
+    async fn problems(&self, rec: &Recorded) -> Result<Vec<Problem>, MigrateError> {
+        let names = self.names();
+        let mut problems = Vec::new();
+        for e in rec.entries.iter().filter(|e| e.is_blocking()) {
+            // Only the latest run of a version matters: a later success supersedes a failure.
+            let latest = rec.entries.iter().filter(|x| x.version == e.version).map(|x| x.id).max();
+            if latest == Some(e.id) {
+                problems.push(Problem::Unrepaired {
+                    version: e.version.clone(),
+                    direction: e.direction.clone(),
+                    outcome: e.outcome.as_str().into(),
+                    error: e.error.clone(),
+                });
+            }
+        }
+        for version in plan::unknown_applied(&names, &rec.versions()) {
+            problems.push(Problem::UnknownApplied { version });
+        }
+        let last_applied = names.iter().rposition(|n| rec.applied.contains_key(*n));
+        for (i, name) in names.iter().enumerate() {
+            if rec.applied.contains_key(*name) {
+                if let Some(recorded) = rec.checksum(name) {
+                    let current = self.checksum(i).await?;
+                    if current != recorded {
+                        problems.push(Problem::ChecksumChanged {
+                            version: name.to_string(),
+                            recorded: recorded.to_string(),
+                            current,
+                        });
+                    }
+                }
+            } else if let Some(last) = last_applied.filter(|&l| l > i) {
+                if !self.options.allow_out_of_order {
+                    problems.push(Problem::OutOfOrder {
+                        version: name.to_string(),
+                        applied_after: names[last].to_string(),
+                    });
+                }
+            }
+        }
+        Ok(problems)
+    }
+
+    /// Checks the database against this build without changing anything: checksum changes,
+    /// unknown versions, out-of-order pending migrations, unrepaired failures.
+    pub async fn verify(&self) -> Result<Vec<Problem>, MigrateError> {
+        let exists = self.bookkeeping_exists().await?;
+        let rec = self.read(&self.db, exists).await?;
+        self.problems(&rec).await
+    }
+
+    async fn bookkeeping_exists(&self) -> Result<bool, MigrateError> {
+        let tables = list_tables(&self.db).await.map_err(db_err("listing tables"))?;
+        Ok(tables.iter().any(|t| t == self.ledger.table()) && tables.iter().any(|t| t == history::TABLE))
+    }
+
+    /// Every known migration with its state, then applied versions this build does not know.
+    /// Reads only: never creates a table.
+    pub async fn status(&self) -> Result<Vec<MigrationState>, MigrateError> {
+        let tables = list_tables(&self.db).await.map_err(db_err("listing tables"))?;
+        let ledger = tables.iter().any(|t| t == self.ledger.table());
+        let with_history = tables.iter().any(|t| t == history::TABLE);
+        let applied: BTreeMap<String, i64> = if ledger {
             self.ledger
                 .applied(&self.db)
                 .await
                 .map_err(db_err("reading the migration ledger"))?
+                .into_iter()
+                .map(|a| (a.version, a.applied_at))
+                .collect()
+        } else {
+            BTreeMap::new()
+        };
+        let entries = if with_history {
+            self.history.entries(&self.db, None).await.map_err(db_err("reading the migration history"))?
         } else {
             Vec::new()
         };
+        let rec = Recorded { applied, entries };
         let names = self.names();
-        let mut out: Vec<MigrationState> = names
-            .iter()
-            .map(|name| {
-                let row = applied.iter().find(|a| a.version == *name);
-                MigrationState {
-                    version: name.to_string(),
-                    status: if row.is_some() {
-                        State::Applied
+        let mut out = Vec::with_capacity(names.len());
+        for (i, name) in names.iter().enumerate() {
+            let at = rec.applied.get(*name);
+            let checksum = match (at, rec.checksum(name)) {
+                (None, _) => ChecksumState::None,
+                (Some(_), None) => ChecksumState::Unrecorded,
+                (Some(_), Some(recorded)) => {
+                    if self.checksum(i).await? == recorded {
+                        ChecksumState::Ok
                     } else {
-                        State::Pending
-                    },
-                    applied_at: row.and_then(|r| chrono::DateTime::from_timestamp(r.applied_at, 0)),
+                        ChecksumState::Changed
+                    }
                 }
-            })
-            .collect();
-        out.extend(
-            applied
-                .iter()
-                .filter(|a| !names.contains(&a.version.as_str()))
-                .map(|a| MigrationState {
-                    version: a.version.clone(),
-                    status: State::Unknown,
-                    applied_at: chrono::DateTime::from_timestamp(a.applied_at, 0),
-                }),
-        );
+            };
+            out.push(MigrationState {
+                version: name.to_string(),
+                status: if at.is_some() { State::Applied } else { State::Pending },
+                applied_at: at.and_then(|t| chrono::DateTime::from_timestamp(*t, 0)),
+                duration_ms: at.and(rec.duration(name)),
+                checksum,
+            });
+        }
+        for (version, at) in rec.applied.iter().filter(|(v, _)| !names.contains(&v.as_str())) {
+            out.push(MigrationState {
+                version: version.clone(),
+                status: State::Unknown,
+                applied_at: chrono::DateTime::from_timestamp(*at, 0),
+                duration_ms: None,
+                checksum: ChecksumState::None,
+            });
+        }
         Ok(out)
     }
 
-    /// Works out what `up`/`down` with `target` would run, without running it.
+    /// The history, newest first.
+    pub async fn history(&self, limit: Option<u64>) -> Result<Vec<history::Entry>, MigrateError> {
+        let tables = list_tables(&self.db).await.map_err(db_err("listing tables"))?;
+        if !tables.iter().any(|t| t == history::TABLE) {
+            return Ok(Vec::new());
+        }
+        self.history.entries(&self.db, limit).await.map_err(db_err("reading the migration history"))
+    }
+
+    /// Works out what `up`/`down` with `target` would run, without running or locking.
     pub async fn plan(&self, direction: Direction, target: &Target) -> Result<Plan, MigrateError> {
-        self.ledger
-            .ensure(&self.db)
-            .await
-            .map_err(db_err("creating the migration ledger"))?;
-        let applied = self
-            .ledger
-            .applied_versions(&self.db)
-            .await
-            .map_err(db_err("reading the migration ledger"))?;
+        let exists = self.bookkeeping_exists().await?;
+        let rec = self.read(&self.db, exists).await?;
+        self.plan_for(&rec, direction, target)
+    }
+
+    fn plan_for(&self, rec: &Recorded, direction: Direction, target: &Target) -> Result<Plan, MigrateError> {
         let names = self.names();
         match direction {
-            Direction::Up => plan::plan_up(&names, &applied, target),
-            Direction::Down => plan::plan_down(&names, &applied, target),
+            Direction::Up => plan::plan_up(&names, &rec.versions(), target),
+            Direction::Down => plan::plan_down(&names, &rec.versions(), target),
         }
     }
 
     /// Applies pending migrations up to `target`.
     pub async fn up(&self, target: &Target) -> Result<Vec<Step>, MigrateError> {
-        let plan = self.plan(Direction::Up, target).await?;
-        self.execute(&plan).await
+        self.run(Op::Up(target.clone())).await
     }
 
     /// Reverts applied migrations down to `target`.
     pub async fn down(&self, target: &Target) -> Result<Vec<Step>, MigrateError> {
-        let plan = self.plan(Direction::Down, target).await?;
-        self.execute(&plan).await
+        self.run(Op::Down(target.clone())).await
     }
 
     /// Reverts every applied migration.
     pub async fn reset(&self) -> Result<Vec<Step>, MigrateError> {
-        self.down(&Target::All).await
+        self.run(Op::Down(Target::All)).await
     }
 
     /// Reverts every applied migration, then applies them all again.
     pub async fn refresh(&self) -> Result<Vec<Step>, MigrateError> {
-        let mut steps = self.down(&Target::All).await?;
-        steps.extend(self.up(&Target::All).await?);
+        self.run(Op::Refresh).await
+    }
+
+    /// Drops every table of the database (or PostgreSQL schema), ours or not, except the
+    /// migration history, then applies every migration.
+    pub async fn fresh(&self) -> Result<Vec<Step>, MigrateError> {
+        self.run(Op::Fresh).await
+    }
+
+    /// Records the current checksum of every applied migration and marks failed runs repaired.
+    /// Returns (checksums recorded, failed entries repaired).
+    pub async fn repair(&self) -> Result<(usize, u64), MigrateError> {
+        self.ensure_bookkeeping().await?;
+        let lock = self.lock().await?;
+        let result = match &lock {
+            MigrationLock::Sqlite(txn) => self.repair_locked(txn).await,
+            _ => self.repair_locked(&self.db).await,
+        };
+        finish_locked(lock, &self.db, result).await
+    }
+
+    async fn repair_locked<C: ConnectionTrait>(&self, conn: &C) -> Result<(usize, u64), MigrateError> {
+        let rec = self.read(conn, true).await?;
+        let repaired = self.history.mark_repaired(conn).await.map_err(db_err("repairing the history"))?;
+        let mut recorded = 0;
+        for (i, name) in self.names().iter().enumerate() {
+            if !rec.applied.contains_key(*name) {
+                continue;
+            }
+            let current = self.checksum(i).await?;
+            if rec.checksum(name) != Some(current.as_str()) {
+                let now = history::now();
+                self.history
+                    .append(conn, name, "repair", Some(&current), now, Some(now), Outcome::Succeeded, None, true)
+                    .await
+                    .map_err(db_err("recording a checksum"))?;
+                recorded += 1;
+            }
+        }
+        Ok((recorded, repaired))
+    }
+
+    async fn lock(&self) -> Result<MigrationLock, MigrateError> {
+        let observer = &self.observer;
+        MigrationLock::acquire(&self.db, self.options.lock_timeout, &|holder| {
+            observer(&Event::LockWaiting { holder })
+        })
+        .await
+    }
+
+    async fn run(&self, op: Op) -> Result<Vec<Step>, MigrateError> {
+        self.ensure_bookkeeping().await?;
+        // Unlocked pre-check: a no-op run costs two reads and takes no lock.
+        let rec = self.read(&self.db, true).await?;
+        let nothing = match &op {
+            Op::Up(t) => self.plan_for(&rec, Direction::Up, t)?.steps.is_empty(),
+            Op::Down(t) => self.plan_for(&rec, Direction::Down, t)?.steps.is_empty(),
+            Op::Fresh | Op::Refresh => false,
+        };
+        if nothing {
+            let problems = self.problems(&rec).await?;
+            refuse(problems)?;
+            let direction = if matches!(op, Op::Down(_)) { Direction::Down } else { Direction::Up };
+            (self.observer)(&Event::NothingToDo { direction });
+            return Ok(Vec::new());
+        }
+        if let Some((config, url)) = &self.options.backup {
+            if backup::holds_data(&self.db).await? {
+                let label = rec.applied.keys().next_back().cloned().unwrap_or_else(|| "empty".into());
+                let taken = backup::take(&self.db, url, config, &label).await?;
+                (self.observer)(&Event::BackupTaken { backup: &taken });
+            }
+        }
+        let lock = self.lock().await?;
+        let result = match &lock {
+            MigrationLock::Sqlite(txn) => self.run_locked(txn, &op).await,
+            _ => self.run_locked(&self.db, &op).await,
+        };
+        finish_locked(lock, &self.db, result).await
+    }
+
+    async fn run_locked<C>(&self, conn: &C, op: &Op) -> Result<Vec<Step>, MigrateError>
+    where
+        C: ConnectionTrait + TransactionTrait<Transaction = DatabaseTransaction>,
+        for<'c> &'c C: IntoSchemaManagerConnection<'c>,
+    {
+        // Re-read: another runner may have migrated while we waited for the lock.
+        let mut rec = self.read(conn, true).await?;
+        self.fail_abandoned(conn, &mut rec).await?;
+        let mut steps = Vec::new();
+        match op {
+            Op::Up(target) => {
+                refuse(self.problems(&rec).await?)?;
+                let plan = self.plan_for(&rec, Direction::Up, target)?;
+                self.execute(conn, &plan, &mut steps).await?;
+            }
+            Op::Down(target) => {
+                refuse(self.problems(&rec).await?.into_iter().filter(|p| !matches!(p, Problem::OutOfOrder { .. })).collect())?;
+                let plan = self.plan_for(&rec, Direction::Down, target)?;
+                self.execute(conn, &plan, &mut steps).await?;
+            }
+            Op::Refresh => {
+                refuse(self.problems(&rec).await?)?;
+                let plan = self.plan_for(&rec, Direction::Down, &Target::All)?;
+                self.execute(conn, &plan, &mut steps).await?;
+                let rec = self.read(conn, true).await?;
+                let plan = self.plan_for(&rec, Direction::Up, &Target::All)?;
+                self.execute(conn, &plan, &mut steps).await?;
+            }
+            Op::Fresh => {
+                let tables = drop_all_tables_except(conn, &[history::TABLE]).await.map_err(db_err("dropping all tables"))?;
+                (self.observer)(&Event::DroppedTables { tables: &tables });
+                self.ledger.ensure(conn).await.map_err(db_err("creating the migration ledger"))?;
+                let rec = self.read(conn, true).await?;
+                let plan = self.plan_for(&rec, Direction::Up, &Target::All)?;
+                self.execute(conn, &plan, &mut steps).await?;
+            }
+        }
         Ok(steps)
     }
 
-    /// Drops every table of the database (or PostgreSQL schema), ours or not, then applies
-    /// every migration.
-    pub async fn fresh(&self) -> Result<Vec<Step>, MigrateError> {
-        let tables = drop_all_tables(&self.db)
-            .await
-            .map_err(db_err("dropping all tables"))?;
-        (self.observer)(&Event::DroppedTables { tables: &tables });
-        self.up(&Target::All).await
+    /// Under the lock, an `in-progress` row can only be left by a runner that died: mark it
+    /// failed so it blocks until repaired.
+    async fn fail_abandoned<C: ConnectionTrait>(&self, conn: &C, rec: &mut Recorded) -> Result<(), MigrateError> {
+        for e in rec.entries.iter_mut().filter(|e| e.outcome == Outcome::InProgress && e.repaired_at.is_none()) {
+            let why = "the runner stopped before this migration finished (killed or crashed)";
+            self.history
+                .finish(conn, e.id, e.started_at, Outcome::Failed, Some(why))
+                .await
+                .map_err(db_err("updating the migration history"))?;
+            e.outcome = Outcome::Failed;
+            e.error = Some(why.into());
+        }
+        Ok(())
     }
 
-    /// Runs `plan`, one migration at a time, stopping at the first failure.
-    pub async fn execute(&self, plan: &Plan) -> Result<Vec<Step>, MigrateError> {
+    async fn execute<C>(&self, conn: &C, plan: &Plan, steps: &mut Vec<Step>) -> Result<(), MigrateError>
+    where
+        C: ConnectionTrait + TransactionTrait<Transaction = DatabaseTransaction>,
+        for<'c> &'c C: IntoSchemaManagerConnection<'c>,
+    {
         if plan.steps.is_empty() {
-            (self.observer)(&Event::NothingToDo {
-                direction: plan.direction,
-            });
+            (self.observer)(&Event::NothingToDo { direction: plan.direction });
         }
-        let mut done = Vec::with_capacity(plan.steps.len());
         for &index in &plan.steps {
-            let Some(migration) = self.migrations.get(index) else {
-                continue;
-            };
-            done.push(self.run_one(migration.as_ref(), plan.direction).await?);
+            let Some(migration) = self.migrations.get(index) else { continue };
+            let checksum = self.checksum(index).await?;
+            steps.push(self.run_one(conn, migration.as_ref(), plan.direction, &checksum).await?);
         }
-        Ok(done)
+        Ok(())
     }
 
-    async fn run_one(
+    async fn run_one<C>(
         &self,
+        conn: &C,
         migration: &dyn MigrationTrait,
         direction: Direction,
-    ) -> Result<Step, MigrateError> {
+        checksum: &str,
+    ) -> Result<Step, MigrateError>
+    where
+        C: ConnectionTrait + TransactionTrait<Transaction = DatabaseTransaction>,
+        for<'c> &'c C: IntoSchemaManagerConnection<'c>,
+    {
         let version = migration.name();
         (self.observer)(&Event::Started { version, direction });
         let started = Instant::now();
-        let backend = self.db.get_database_backend();
-        let transactional = migration
-            .use_transaction()
-            .unwrap_or(backend != DbBackend::MySql);
-        let result = if transactional {
-            self.run_in_transaction(migration, direction).await
+        let started_at = history::now();
+        let backend = self.backend();
+        let transactional = migration.use_transaction().unwrap_or(backend != DbBackend::MySql);
+        let dir = direction.as_str();
+        let result: Result<(), DbErr> = if transactional {
+            let txn = conn.begin().await.map_err(db_err("starting a transaction"))?;
+            let body = async {
+                apply::<DatabaseTransaction>(&txn, &self.ledger, migration, direction).await?;
+                self.history
+                    .append(&txn, version, dir, Some(checksum), started_at, Some(history::now()), Outcome::Succeeded, None, true)
+                    .await
+                    .map(|_| ())
+            }
+            .await;
+            match body {
+                Ok(()) => txn.commit().await,
+                Err(e) => {
+                    // A failing rollback would hide the migration's error; the transaction is
+                    // discarded either way.
+                    let _ = txn.rollback().await;
+                    let _ = self
+                        .history
+                        .append(conn, version, dir, Some(checksum), started_at, Some(history::now()), Outcome::Failed, Some(&e.to_string()), true)
+                        .await;
+                    Err(e)
+                }
+            }
         } else {
-            run_and_record(&self.db, &self.ledger, migration, direction).await
+            let id = self
+                .history
+                .append(conn, version, dir, Some(checksum), started_at, None, Outcome::InProgress, None, false)
+                .await
+                .map_err(db_err("recording the start in the migration history"))?;
+            let body = apply(conn, &self.ledger, migration, direction).await;
+            let (outcome, error) = match &body {
+                Ok(()) => (Outcome::Succeeded, None),
+                Err(e) => (Outcome::Failed, Some(e.to_string())),
+            };
+            self.history
+                .finish(conn, id, started_at, outcome, error.as_deref())
+                .await
+                .map_err(db_err("recording the end in the migration history"))?;
+            body
         };
         match result {
             Ok(()) => {
                 let duration = started.elapsed();
-                (self.observer)(&Event::Finished {
-                    version,
-                    direction,
-                    duration,
-                });
+                (self.observer)(&Event::Finished { version, direction, duration });
                 Ok(Step {
                     version: version.to_string(),
                     direction,
@@ -263,20 +676,16 @@ impl Runner {
             }
             Err(err) => {
                 let cause = err.to_string();
-                (self.observer)(&Event::Failed {
-                    version,
-                    direction,
-                    error: &cause,
-                });
+                (self.observer)(&Event::Failed { version, direction, error: &cause });
                 let consequence = if transactional {
-                    "Its changes were rolled back, so the database is as it was before it; \
-                     migrations before it stay applied. Fix the migration and run the command again."
+                    "Its changes were rolled back, so the database is as it was before it; migrations before it \
+                     stay applied. Fix the migration and run the command again."
                         .to_string()
                 } else {
                     format!(
-                        "{} cannot roll back schema changes, so part of this migration may be \
-                         applied: compare the schema with the migration, undo what it created, \
-                         then run the command again.",
+                        "{} cannot roll back schema changes, so part of this migration may be applied; it is marked \
+                         failed and every later run refuses until you compare the schema with the migration, fix it \
+                         by hand and run `migration repair`.",
                         backend_name(backend)
                     )
                 };
@@ -289,26 +698,34 @@ impl Runner {
             }
         }
     }
+}
 
-    async fn run_in_transaction(
-        &self,
-        migration: &dyn MigrationTrait,
-        direction: Direction,
-    ) -> Result<(), DbErr> {
-        let txn = self.db.begin().await?;
-        match run_and_record(&txn, &self.ledger, migration, direction).await {
-            Ok(()) => txn.commit().await,
-            Err(err) => {
-                // The rollback's own failure would hide the migration's error; the
-                // transaction is discarded either way when `txn` is dropped.
-                let _ = txn.rollback().await;
-                Err(err)
-            }
-        }
+fn refuse(problems: Vec<Problem>) -> Result<(), MigrateError> {
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(MigrateError::Refused {
+            problems: Problems(problems.iter().map(Problem::describe).collect()),
+        })
     }
 }
 
-async fn run_and_record<'c, C>(
+/// Releases `lock` whatever `result` is; a release failure is reported only when the run
+/// itself succeeded.
+async fn finish_locked<T>(
+    lock: MigrationLock,
+    db: &DatabaseConnection,
+    result: Result<T, MigrateError>,
+) -> Result<T, MigrateError> {
+    let released = lock.release(db).await;
+    match (result, released) {
+        (Ok(v), Ok(())) => Ok(v),
+        (Ok(_), Err(e)) => Err(db_err("releasing the migration lock")(e)),
+        (Err(e), _) => Err(e),
+    }
+}
+
+async fn apply<'c, C>(
     conn: &'c C,
     ledger: &Ledger,
     migration: &dyn MigrationTrait,
@@ -316,7 +733,7 @@ async fn run_and_record<'c, C>(
 ) -> Result<(), DbErr>
 where
     C: ConnectionTrait,
-    &'c C: sea_orm_migration::IntoSchemaManagerConnection<'c>,
+    &'c C: IntoSchemaManagerConnection<'c>,
 {
     let manager = SchemaManager::new(conn);
     match direction {
@@ -346,15 +763,13 @@ pub async fn list_tables<C: ConnectionTrait>(db: &C) -> Result<Vec<String>, DbEr
     let backend = db.get_database_backend();
     let sql = match backend {
         DbBackend::Postgres => {
-            "SELECT tablename AS name FROM pg_catalog.pg_tables WHERE schemaname = current_schema() ORDER BY 1"
+            "SELECT tablename::text AS name FROM pg_catalog.pg_tables WHERE schemaname = current_schema() ORDER BY 1"
         }
         DbBackend::MySql => {
-            "SELECT table_name AS name FROM information_schema.tables \
+            "SELECT CAST(table_name AS CHAR) AS name FROM information_schema.tables \
              WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE' ORDER BY 1"
         }
-        _ => {
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY 1"
-        }
+        _ => "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY 1",
     };
     db.query_all_raw(Statement::from_string(backend, sql))
         .await?
@@ -363,9 +778,15 @@ pub async fn list_tables<C: ConnectionTrait>(db: &C) -> Result<Vec<String>, DbEr
         .collect()
 }
 
-async fn drop_all_tables(db: &DatabaseConnection) -> Result<Vec<String>, DbErr> {
+/// Drops every table of the current database (PostgreSQL: current schema).
+pub async fn drop_all_tables<C: ConnectionTrait>(db: &C) -> Result<Vec<String>, DbErr> {
+    drop_all_tables_except(db, &[]).await
+}
+
+/// Drops every table but `keep`; works inside a transaction on SQLite.
+pub async fn drop_all_tables_except<C: ConnectionTrait>(db: &C, keep: &[&str]) -> Result<Vec<String>, DbErr> {
     let backend = db.get_database_backend();
-    let tables = list_tables(db).await?;
+    let tables: Vec<String> = list_tables(db).await?.into_iter().filter(|t| !keep.contains(&t.as_str())).collect();
     if tables.is_empty() {
         return Ok(tables);
     }
@@ -373,35 +794,24 @@ async fn drop_all_tables(db: &DatabaseConnection) -> Result<Vec<String>, DbErr> 
         DbBackend::MySql => format!("`{}`", t.replace('`', "``")),
         _ => format!("\"{}\"", t.replace('"', "\"\"")),
     };
+    let list: Vec<String> = tables.iter().map(|t| quote(t)).collect();
     match backend {
         DbBackend::Postgres => {
-            let list: Vec<String> = tables.iter().map(|t| quote(t)).collect();
-            db.execute_unprepared(&format!("DROP TABLE IF EXISTS {} CASCADE", list.join(", ")))
-                .await?;
+            db.execute_unprepared(&format!("DROP TABLE IF EXISTS {} CASCADE", list.join(", "))).await?;
         }
         DbBackend::MySql => {
             db.execute_unprepared("SET FOREIGN_KEY_CHECKS = 0").await?;
-            let list: Vec<String> = tables.iter().map(|t| quote(t)).collect();
-            let result = db
-                .execute_unprepared(&format!("DROP TABLE IF EXISTS {}", list.join(", ")))
-                .await;
+            let result = db.execute_unprepared(&format!("DROP TABLE IF EXISTS {}", list.join(", "))).await;
             db.execute_unprepared("SET FOREIGN_KEY_CHECKS = 1").await?;
             result?;
         }
         _ => {
-            db.execute_unprepared("PRAGMA foreign_keys = OFF").await?;
-            let mut result = Ok(());
-            for t in &tables {
-                if let Err(e) = db
-                    .execute_unprepared(&format!("DROP TABLE IF EXISTS {}", quote(t)))
-                    .await
-                {
-                    result = Err(e);
-                    break;
-                }
+            // `PRAGMA foreign_keys` cannot change inside a transaction; deferring the checks
+            // to commit time works in and out of one.
+            db.execute_unprepared("PRAGMA defer_foreign_keys = ON").await?;
+            for t in &list {
+                db.execute_unprepared(&format!("DROP TABLE IF EXISTS {t}")).await?;
             }
-            db.execute_unprepared("PRAGMA foreign_keys = ON").await?;
-            result?;
         }
     }
     Ok(tables)

@@ -15,7 +15,10 @@ const BIN: &str = env!("CARGO_BIN_EXE_migration");
 
 fn run(dir: &Path, url: Option<&str>, args: &[&str]) -> Output {
     let mut cmd = Command::new(BIN);
-    cmd.current_dir(dir).args(args).env_remove("DATABASE_URL").env_remove("DATABASE_SCHEMA");
+    cmd.current_dir(dir)
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .env_remove("DATABASE_SCHEMA");
     if let Some(url) = url {
         cmd.env("DATABASE_URL", url);
     }
@@ -31,7 +34,13 @@ fn stderr(o: &Output) -> String {
 }
 
 fn ok(o: Output) -> Output {
-    assert!(o.status.success(), "exit {:?}\nstdout: {}\nstderr: {}", o.status.code(), stdout(&o), stderr(&o));
+    assert!(
+        o.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        o.status.code(),
+        stdout(&o),
+        stderr(&o)
+    );
     o
 }
 
@@ -78,7 +87,11 @@ async fn command_set_on_every_backend() {
         let url = db.url.as_str();
         let b = db.backend;
         let o = ok(run(d, Some(url), &["up"]));
-        assert!(stderr(&o).contains(&format!("Applied {M3}")), "{b:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains(&format!("Applied {M3}")),
+            "{b:?}: {}",
+            stderr(&o)
+        );
         assert_eq!(applied(d, url), [M1, M2, M3], "{b:?}");
 
         let o = ok(run(d, Some(url), &["status"]));
@@ -103,27 +116,41 @@ async fn command_set_on_every_backend() {
 
         // refresh and reset keep working on a populated schema.
         let o = ok(run(d, Some(url), &["refresh"]));
-        assert!(stdout(&o).contains("reverted 3, applied 3"), "{b:?}: {}", stdout(&o));
+        assert!(
+            stdout(&o).contains("reverted 3, applied 3"),
+            "{b:?}: {}",
+            stdout(&o)
+        );
         assert_eq!(applied(d, url), [M1, M2, M3], "{b:?}: refresh");
         ok(run(d, Some(url), &["reset"]));
         assert!(applied(d, url).is_empty(), "{b:?}: reset");
         let (schema, _) = snapshot(&db).await;
-        assert_eq!(schema.table_names(), ["seaql_migrations"], "{b:?}: reset leaves only the ledger");
+        assert_eq!(
+            schema.table_names(),
+            ["oht50_migration_history", "seaql_migrations"],
+            "{b:?}: reset leaves only the ledger and the history"
+        );
 
         // fresh drops everything, foreign tables included, then applies all.
         ok(run(d, Some(url), &["up", "-n", "1"]));
         {
             let conn = db.connect().await;
-            sea_orm::ConnectionTrait::execute_unprepared(&conn, "CREATE TABLE stray (id INTEGER PRIMARY KEY)")
-                .await
-                .expect("create stray table");
+            sea_orm::ConnectionTrait::execute_unprepared(
+                &conn,
+                "CREATE TABLE stray (id INTEGER PRIMARY KEY)",
+            )
+            .await
+            .expect("create stray table");
         }
         let o = ok(run(d, Some(url), &["fresh"]));
-        assert!(stderr(&o).contains("stray"), "{b:?}: fresh names what it dropped");
+        assert!(
+            stderr(&o).contains("stray"),
+            "{b:?}: fresh names what it dropped"
+        );
         assert_eq!(applied(d, url), [M1, M2, M3], "{b:?}: fresh");
         let (schema, _) = snapshot(&db).await;
         assert!(!schema.tables.contains_key("stray"), "{b:?}");
-        assert_eq!(schema.tables.len(), 11, "{b:?}: 10 tables + ledger");
+        assert_eq!(schema.tables.len(), 12, "{b:?}: 10 tables + ledger + history");
     });
 }
 
@@ -131,7 +158,11 @@ async fn command_set_on_every_backend() {
 fn without_database_url_uses_local_sqlite_file_and_says_so() {
     let dir = tempfile::tempdir().unwrap();
     let o = ok(run(dir.path(), None, &["up"]));
-    assert!(stderr(&o).contains("No DATABASE_URL given: using the SQLite database ./oht50.db"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("No DATABASE_URL given: using the SQLite database ./oht50.db"),
+        "{}",
+        stderr(&o)
+    );
     assert!(dir.path().join("oht50.db").is_file());
     // No subcommand means `up` (as in sea-orm-migration).
     let o = ok(run(dir.path(), None, &[]));
@@ -145,7 +176,11 @@ fn without_database_url_uses_local_sqlite_file_and_says_so() {
 #[test]
 fn dotenv_file_is_honoured() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join(".env"), "DATABASE_URL=sqlite://from_env_file.db\n").unwrap();
+    std::fs::write(
+        dir.path().join(".env"),
+        "DATABASE_URL=sqlite://from_env_file.db\n",
+    )
+    .unwrap();
     ok(run(dir.path(), None, &["up"]));
     assert!(dir.path().join("from_env_file.db").is_file());
     assert!(!dir.path().join("oht50.db").exists());
@@ -157,9 +192,17 @@ fn fake_workspace() -> tempfile::TempDir {
     let src = ws.path().join("migration/src");
     std::fs::create_dir_all(&src).unwrap();
     let here = Path::new(env!("CARGO_MANIFEST_DIR"));
-    std::fs::copy(here.join("Cargo.toml"), ws.path().join("migration/Cargo.toml")).unwrap();
+    std::fs::copy(
+        here.join("Cargo.toml"),
+        ws.path().join("migration/Cargo.toml"),
+    )
+    .unwrap();
     std::fs::copy(here.join("src/lib.rs"), src.join("lib.rs")).unwrap();
-    std::fs::write(ws.path().join("Cargo.toml"), "[workspace]\nmembers = [\"migration\"]\n").unwrap();
+    std::fs::write(
+        ws.path().join("Cargo.toml"),
+        "[workspace]\nmembers = [\"migration\"]\n",
+    )
+    .unwrap();
     ws
 }
 
@@ -178,13 +221,22 @@ fn generate_from_the_workspace_root_writes_into_the_migration_crate() {
     assert!(migration::generate::is_migration_module(module), "{module}");
     let lib = std::fs::read_to_string(src.join("lib.rs")).unwrap();
     assert!(lib.contains(&format!("mod {module};")), "{lib}");
-    assert!(lib.contains(&format!("Box::new({module}::Migration),")), "{lib}");
+    assert!(
+        lib.contains(&format!("Box::new({module}::Migration),")),
+        "{lib}"
+    );
     // Registered last, after the existing migrations.
-    assert!(lib.find(&format!("Box::new({M3}::Migration)")) < lib.find(&format!("Box::new({module}::Migration)")));
+    assert!(
+        lib.find(&format!("Box::new({M3}::Migration)"))
+            < lib.find(&format!("Box::new({module}::Migration)"))
+    );
     let body = std::fs::read_to_string(src.join(&created[0])).unwrap();
     assert!(body.contains("impl MigrationTrait for Migration"));
     assert!(!body.contains("todo!"), "generated code must not panic");
-    assert!(!ws.path().join("src").exists(), "nothing written to ./src of the workspace root");
+    assert!(
+        !ws.path().join("src").exists(),
+        "nothing written to ./src of the workspace root"
+    );
 
     // From inside the crate's src/ too.
     ok(run(&src, None, &["generate", "second"]));
@@ -195,7 +247,11 @@ fn generate_from_the_workspace_root_writes_into_the_migration_crate() {
     let elsewhere = tempfile::tempdir().unwrap();
     let o = run(elsewhere.path(), None, &["generate", "x"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("no migration crate found"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no migration crate found"),
+        "{}",
+        stderr(&o)
+    );
     let o = run(ws.path(), None, &["generate", "bad;name"]);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("contains `;`"), "{}", stderr(&o));
@@ -203,20 +259,58 @@ fn generate_from_the_workspace_root_writes_into_the_migration_crate() {
 
 /// Runs `args` expecting failure with `code` and a message containing `needle`; the database
 /// must be unchanged and `secret` must appear nowhere in the output.
-async fn refused(db: &TestDb, dir: &Path, url: &str, args: &[&str], code: i32, needle: &str, secret: &str) {
+async fn refused(
+    db: &TestDb,
+    dir: &Path,
+    url: &str,
+    args: &[&str],
+    code: i32,
+    needle: &str,
+    secret: &str,
+) {
     let before = snapshot(db).await;
     let o = run(dir, Some(url), args);
     let (out, err) = (stdout(&o), stderr(&o));
-    assert_eq!(o.status.code(), Some(code), "{:?} {args:?}\nstdout: {out}\nstderr: {err}", db.backend);
-    assert!(err.contains(needle), "{:?} {args:?}: expected `{needle}` in: {err}", db.backend);
-    assert!(!err.contains("panicked") && !err.contains("RUST_BACKTRACE"), "{:?}: {err}", db.backend);
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "{:?} {args:?}\nstdout: {out}\nstderr: {err}",
+        db.backend
+    );
+    assert!(
+        err.contains(needle),
+        "{:?} {args:?}: expected `{needle}` in: {err}",
+        db.backend
+    );
+    assert!(
+        !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
+        "{:?}: {err}",
+        db.backend
+    );
     let first = err.split("\n\n").next().unwrap_or_default().trim_end();
-    assert!(first.starts_with("error: ") && !first.contains('\n'), "{:?}: one paragraph: {err}", db.backend);
-    assert_eq!(err.matches("error:").count(), 1, "{:?}: one error: {err}", db.backend);
+    assert!(
+        first.starts_with("error: ") && !first.contains('\n'),
+        "{:?}: one paragraph: {err}",
+        db.backend
+    );
+    assert_eq!(
+        err.matches("error:").count(),
+        1,
+        "{:?}: one error: {err}",
+        db.backend
+    );
     if !secret.is_empty() {
-        assert!(!out.contains(secret) && !err.contains(secret), "{:?}: password printed", db.backend);
+        assert!(
+            !out.contains(secret) && !err.contains(secret),
+            "{:?}: password printed",
+            db.backend
+        );
     }
-    assert!(before == snapshot(db).await, "{:?} {args:?}: database changed", db.backend);
+    assert!(
+        before == snapshot(db).await,
+        "{:?} {args:?}: database changed",
+        db.backend
+    );
 }
 
 #[tokio::test]
@@ -226,34 +320,131 @@ async fn bad_input_is_refused_clearly_and_changes_nothing() {
     each_backend!("cli_bad_input", |db| {
         let url = db.url.as_str();
         ok(run(d, Some(url), &["up", "-n", "1"]));
-        refused(&db, d, url, &["up", "--to", "m2099"], 2, "unknown migration `m2099`", "").await;
-        refused(&db, d, url, &["up", "--to", "m2025"], 2, "prefix of 3 migrations", "").await;
+        refused(
+            &db,
+            d,
+            url,
+            &["up", "--to", "m2099"],
+            2,
+            "unknown migration `m2099`",
+            "",
+        )
+        .await;
+        refused(
+            &db,
+            d,
+            url,
+            &["up", "--to", "m2025"],
+            2,
+            "prefix of 3 migrations",
+            "",
+        )
+        .await;
         refused(&db, d, url, &["up", "--to", M1], 2, "already applied", "").await;
         refused(&db, d, url, &["down", "--to", M3], 2, "is not applied", "").await;
-        refused(&db, d, url, &["up", "-n", "1", "--to", M3], 2, "cannot be used with", "").await;
+        refused(
+            &db,
+            d,
+            url,
+            &["up", "-n", "1", "--to", M3],
+            2,
+            "cannot be used with",
+            "",
+        )
+        .await;
         refused(&db, d, url, &["sideways"], 2, "unrecognized subcommand", "").await;
         refused(&db, d, url, &["up", "-n", "many"], 2, "invalid value", "").await;
         // Bad URLs: the database named by `url` must stay as it is.
-        refused(&db, d, "postgres://u:Hunter2Secret@127.0.0.1:1/x", &["up"], 1, "connection refused", "Hunter2Secret").await;
-        refused(&db, d, "oracle://u:Hunter2Secret@h/x", &["up"], 2, "unsupported database scheme", "Hunter2Secret").await;
-        refused(&db, d, "postgres://u:Hunter2Secret@/x", &["up"], 2, "invalid database URL", "Hunter2Secret").await;
+        refused(
+            &db,
+            d,
+            "postgres://u:Hunter2Secret@127.0.0.1:1/x",
+            &["up"],
+            1,
+            "connection refused",
+            "Hunter2Secret",
+        )
+        .await;
+        refused(
+            &db,
+            d,
+            "oracle://u:Hunter2Secret@h/x",
+            &["up"],
+            2,
+            "unsupported database scheme",
+            "Hunter2Secret",
+        )
+        .await;
+        refused(
+            &db,
+            d,
+            "postgres://u:Hunter2Secret@/x",
+            &["up"],
+            2,
+            "invalid database URL",
+            "Hunter2Secret",
+        )
+        .await;
         refused(&db, d, "not-a-url", &["up"], 2, "invalid database URL", "").await;
         if db.backend == Backend::MySql {
             let wrong = url.replacen("mysql://root@", "mysql://root:Hunter2Secret@", 1);
-            refused(&db, d, &wrong, &["up"], 1, "Check the user name and password", "Hunter2Secret").await;
+            refused(
+                &db,
+                d,
+                &wrong,
+                &["up"],
+                1,
+                "Check the user name and password",
+                "Hunter2Secret",
+            )
+            .await;
         }
         if db.backend == Backend::Postgres {
             let missing = format!("{}_missing", url);
-            refused(&db, d, &missing, &["up"], 1, "Create the database first", "").await;
-            let bad_user = url.replacen("postgres://postgres@", "postgres://nosuchrole:Hunter2Secret@", 1);
-            refused(&db, d, &bad_user, &["up"], 1, "could not connect", "Hunter2Secret").await;
+            refused(
+                &db,
+                d,
+                &missing,
+                &["up"],
+                1,
+                "Create the database first",
+                "",
+            )
+            .await;
+            let bad_user = url.replacen(
+                "postgres://postgres@",
+                "postgres://nosuchrole:Hunter2Secret@",
+                1,
+            );
+            refused(
+                &db,
+                d,
+                &bad_user,
+                &["up"],
+                1,
+                "could not connect",
+                "Hunter2Secret",
+            )
+            .await;
         }
         // Applied versions this build does not know: refused, nothing changed.
         {
             let conn = db.connect().await;
-            migration::Ledger::default().insert(&conn, "m20991231_000000_from_the_future").await.unwrap();
+            migration::Ledger::default()
+                .insert(&conn, "m20991231_000000_from_the_future")
+                .await
+                .unwrap();
         }
-        refused(&db, d, url, &["up"], 1, "does not know: m20991231_000000_from_the_future", "").await;
+        refused(
+            &db,
+            d,
+            url,
+            &["up"],
+            1,
+            "does not know: m20991231_000000_from_the_future",
+            "",
+        )
+        .await;
         let o = ok(run(d, Some(url), &["status"]));
         assert!(stdout(&o).contains("UNKNOWN"), "{:?}", db.backend);
     });

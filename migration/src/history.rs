@@ -1,0 +1,278 @@
+//! The append-only history of every migration run: `oht50_migration_history`. One row per run
+//! of a migration (up, down, or a `repair` re-recording its checksum), with checksum, timing,
+//! outcome, error, tool version, host and OS user. Created by the tool itself.
+//!
+//! Outcomes: `succeeded`, `failed`, `in-progress` (written before a migration that cannot run
+//! in a transaction starts, so a runner that dies leaves it behind). A `failed` or
+//! `in-progress` row of a non-transactional run blocks `up` until `repair` marks it repaired.
+
+use chrono::NaiveDateTime;
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order, Query, Table};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, QueryResult, Value};
+
+use crate::columns;
+
+/// Name of the history table.
+pub const TABLE: &str = "oht50_migration_history";
+
+/// Outcome of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// Finished and recorded.
+    Succeeded,
+    /// Failed; see `error`.
+    Failed,
+    /// Started and never finished (the runner died) or still running.
+    InProgress,
+}
+
+impl Outcome {
+    /// Stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::InProgress => "in-progress",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        match s {
+            "succeeded" => Self::Succeeded,
+            "failed" => Self::Failed,
+            _ => Self::InProgress,
+        }
+    }
+}
+
+/// One row of the history.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Entry {
+    /// Row id (increasing).
+    pub id: i64,
+    /// Migration name.
+    pub version: String,
+    /// `up`, `down` or `repair`.
+    pub direction: String,
+    /// Checksum of what the migration does on this backend (see [`crate::capture`]).
+    pub checksum: Option<String>,
+    /// When the run started (UTC).
+    pub started_at: NaiveDateTime,
+    /// When it ended (UTC).
+    pub finished_at: Option<NaiveDateTime>,
+    /// Wall time.
+    pub duration_ms: Option<i64>,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// The error, for failed runs.
+    pub error: Option<String>,
+    /// Whether it ran in a transaction (a failed transactional run left nothing behind).
+    pub transactional: bool,
+    /// When `repair` marked this failed run as dealt with.
+    pub repaired_at: Option<NaiveDateTime>,
+    /// Version of the tool that ran it.
+    pub tool_version: String,
+    /// Host it ran on.
+    pub host: String,
+    /// OS user it ran as.
+    pub os_user: String,
+}
+
+impl Entry {
+    /// A failed or unfinished non-transactional run nobody has repaired: the schema may be
+    /// half-changed.
+    pub fn is_blocking(&self) -> bool {
+        self.outcome != Outcome::Succeeded && !self.transactional && self.repaired_at.is_none()
+    }
+}
+
+/// This machine's host name.
+pub fn host_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok().map(|h| h.trim().to_string()))
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unknown-host".into())
+}
+
+/// The OS user running this process.
+pub fn os_user() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("USERNAME"))
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown-user".into())
+}
+
+/// Current UTC time with microsecond precision.
+pub fn now() -> NaiveDateTime {
+    let now = chrono::Utc::now().naive_utc();
+    chrono::Timelike::with_nanosecond(&now, now.and_utc().timestamp_subsec_micros() * 1000).unwrap_or(now)
+}
+
+/// Reads and appends to the history table.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct History;
+
+impl History {
+    /// Creates the table when missing.
+    pub async fn ensure<C: ConnectionTrait>(&self, db: &C) -> Result<(), DbErr> {
+        let b = db.get_database_backend();
+        let t = || Alias::new(TABLE);
+        let mut id = columns::pk(Alias::new("id"));
+        id.big_integer();
+        if b == DbBackend::Sqlite {
+            // SQLite auto-increments only an `integer` primary key.
+            id.integer();
+        }
+        let stmt = Table::create()
+            .table(t())
+            .if_not_exists()
+            .col(id)
+            .col(columns::string(Alias::new("version"), 255, false))
+            .col(columns::string(Alias::new("direction"), 8, false))
+            .col(columns::string(Alias::new("checksum"), 64, true))
+            .col(columns::timestamp(b, Alias::new("started_at"), false))
+            .col(columns::timestamp(b, Alias::new("finished_at"), true))
+            .col(sea_orm::sea_query::ColumnDef::new(Alias::new("duration_ms")).big_integer().null().take())
+            .col(columns::string(Alias::new("outcome"), 16, false))
+            .col(columns::text(Alias::new("error"), true))
+            .col(columns::boolean(Alias::new("transactional"), true))
+            .col(columns::timestamp(b, Alias::new("repaired_at"), true))
+            .col(columns::string(Alias::new("tool_version"), 32, false))
+            .col(columns::string(Alias::new("host"), 255, false))
+            .col(columns::string(Alias::new("os_user"), 255, false))
+            .take();
+        db.execute(&stmt).await.map(|_| ())
+    }
+
+    /// Appends a row and returns its id.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn append<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        version: &str,
+        direction: &str,
+        checksum: Option<&str>,
+        started_at: NaiveDateTime,
+        finished_at: Option<NaiveDateTime>,
+        outcome: Outcome,
+        error: Option<&str>,
+        transactional: bool,
+    ) -> Result<i64, DbErr> {
+        let duration_ms = finished_at.map(|f| (f - started_at).num_milliseconds());
+        let stmt = Query::insert()
+            .into_table(Alias::new(TABLE))
+            .columns(
+                [
+                    "version", "direction", "checksum", "started_at", "finished_at", "duration_ms", "outcome",
+                    "error", "transactional", "tool_version", "host", "os_user",
+                ]
+                .map(Alias::new),
+            )
+            .values([
+                version.into(),
+                direction.into(),
+                checksum.map(str::to_string).into(),
+                started_at.into(),
+                finished_at.into(),
+                duration_ms.into(),
+                outcome.as_str().into(),
+                error.map(|e| truncate_error(e)).into(),
+                transactional.into(),
+                env!("CARGO_PKG_VERSION").into(),
+                host_name().into(),
+                os_user().into(),
+            ])
+            .map_err(|e| DbErr::Custom(e.to_string()))?
+            .to_owned();
+        if db.get_database_backend() == DbBackend::MySql {
+            return Ok(db.execute(&stmt).await?.last_insert_id() as i64);
+        }
+        let mut stmt = stmt;
+        stmt.returning_col(Alias::new("id"));
+        let row = db.query_one(&stmt).await?;
+        Ok(row.and_then(|r| r.try_get_by_index::<i64>(0).ok()).unwrap_or(0))
+    }
+
+    /// Marks row `id` finished.
+    pub async fn finish<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        id: i64,
+        started_at: NaiveDateTime,
+        outcome: Outcome,
+        error: Option<&str>,
+    ) -> Result<(), DbErr> {
+        let finished = now();
+        let stmt = Query::update()
+            .table(Alias::new(TABLE))
+            .values([
+                (Alias::new("finished_at"), finished.into()),
+                (Alias::new("duration_ms"), (finished - started_at).num_milliseconds().into()),
+                (Alias::new("outcome"), outcome.as_str().into()),
+                (Alias::new("error"), error.map(truncate_error).into()),
+            ])
+            .and_where(Expr::col(Alias::new("id")).eq(id))
+            .to_owned();
+        db.execute(&stmt).await.map(|_| ())
+    }
+
+    /// Marks every blocking row repaired; returns how many.
+    pub async fn mark_repaired<C: ConnectionTrait>(&self, db: &C) -> Result<u64, DbErr> {
+        let stmt = Query::update()
+            .table(Alias::new(TABLE))
+            .value(Alias::new("repaired_at"), Value::from(now()))
+            .and_where(Expr::col(Alias::new("outcome")).ne(Outcome::Succeeded.as_str()))
+            .and_where(Expr::col(Alias::new("transactional")).eq(false))
+            .and_where(Expr::col(Alias::new("repaired_at")).is_null())
+            .to_owned();
+        Ok(db.execute(&stmt).await?.rows_affected())
+    }
+
+    /// Every row, newest first (at most `limit`).
+    pub async fn entries<C: ConnectionTrait>(&self, db: &C, limit: Option<u64>) -> Result<Vec<Entry>, DbErr> {
+        let mut q = Query::select();
+        q.columns(
+            [
+                "id", "version", "direction", "checksum", "started_at", "finished_at", "duration_ms", "outcome", "error",
+                "transactional", "repaired_at", "tool_version", "host", "os_user",
+            ]
+            .map(Alias::new),
+        )
+        .from(Alias::new(TABLE))
+        .order_by(Alias::new("id"), Order::Desc);
+        if let Some(limit) = limit {
+            q.limit(limit);
+        }
+        db.query_all(&q).await?.iter().map(entry).collect()
+    }
+}
+
+fn truncate_error(e: &str) -> String {
+    e.chars().take(4000).collect()
+}
+
+fn entry(r: &QueryResult) -> Result<Entry, DbErr> {
+    let id = match r.try_get::<i64>("", "id") {
+        Ok(v) => v,
+        Err(_) => i64::from(r.try_get::<i32>("", "id")?),
+    };
+    Ok(Entry {
+        id,
+        version: r.try_get("", "version")?,
+        direction: r.try_get("", "direction")?,
+        checksum: r.try_get("", "checksum")?,
+        started_at: r.try_get("", "started_at")?,
+        finished_at: r.try_get("", "finished_at")?,
+        duration_ms: r.try_get("", "duration_ms")?,
+        outcome: Outcome::parse(&r.try_get::<String>("", "outcome")?),
+        error: r.try_get("", "error")?,
+        transactional: r.try_get("", "transactional")?,
+        repaired_at: r.try_get("", "repaired_at")?,
+        tool_version: r.try_get("", "tool_version")?,
+        host: r.try_get("", "host")?,
+        os_user: r.try_get("", "os_user")?,
+    })
+}
