@@ -6,6 +6,7 @@
 
 pub mod emergency_stops;
 pub mod enums;
+pub mod indexes;
 pub mod lidar_maps;
 pub mod lidar_obstacles;
 pub mod lidar_paths;

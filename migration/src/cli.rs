@@ -116,6 +116,12 @@ pub enum Command {
         /// Apply pending migrations even when a later one is already applied
         #[arg(long)]
         allow_out_of_order: bool,
+        /// Print the SQL each migration would run, change nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// Apply migrations that drop tables or columns, truncate or narrow types
+        #[arg(long)]
+        allow_destructive: bool,
         /// Event log format on stderr
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
@@ -128,6 +134,9 @@ pub enum Command {
         /// Revert every migration applied after this one (`base` reverts all)
         #[arg(long, value_name = "VERSION")]
         to: Option<String>,
+        /// Print the SQL each migration would run, change nothing
+        #[arg(long)]
+        dry_run: bool,
         /// Event log format on stderr
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
@@ -197,6 +206,14 @@ pub enum Command {
         #[arg(long)]
         local_time: bool,
     },
+    /// Print the SQL script of up or down for a backend, without a database
+    Sql(crate::review_cli::SqlArgs),
+    /// Check migrations for destructive changes, lock hazards, bad downs and naming
+    Lint(crate::review_cli::LintArgs),
+    /// List every difference between the database and the entity schema
+    Drift(crate::review_cli::DriftArgs),
+    /// For CI: fail on drift, unknown versions and lint errors
+    Check(crate::review_cli::CheckArgs),
 }
 
 impl Command {
@@ -214,6 +231,10 @@ impl Command {
             Command::Restore { .. } => "restore",
             Command::Doctor { .. } => "doctor",
             Command::Generate { .. } => "generate",
+            Command::Sql(_) => "sql",
+            Command::Lint(_) => "lint",
+            Command::Drift(_) => "drift",
+            Command::Check(_) => "check",
         }
     }
 
@@ -251,6 +272,8 @@ pub async fn execute<M: MigratorTrait>(cli: Cli, log: EventLog) -> Result<(), Mi
         num: None,
         to: None,
         allow_out_of_order: false,
+        dry_run: false,
+        allow_destructive: false,
         format: Format::Text,
     });
     if let Command::Generate { name, local_time, .. } = &command {
@@ -262,10 +285,13 @@ pub async fn execute<M: MigratorTrait>(cli: Cli, log: EventLog) -> Result<(), Mi
         println!("Registered {} in {}", made.module, made.registered_in.display());
         return Ok(());
     }
+    if let Command::Sql(args) = &command {
+        return crate::review_cli::run_sql(args, &M::migrations()).await;
+    }
     let safety = cli.safety;
     let destructive = matches!(
         command,
-        Command::Fresh { .. } | Command::Refresh { .. } | Command::Reset { .. } | Command::Down { .. } | Command::Restore { .. }
+        Command::Fresh { .. } | Command::Refresh { .. } | Command::Reset { .. } | Command::Down { dry_run: false, .. } | Command::Restore { .. }
     );
     if destructive && safety.environment == Environment::Production && !safety.yes {
         return Err(MigrateError::NeedsConfirmation {
@@ -302,7 +328,11 @@ pub async fn execute<M: MigratorTrait>(cli: Cli, log: EventLog) -> Result<(), Mi
     let runner = Runner::new(db, M::migrations())
         .with_options(options)
         .on_event(move |e| observer.event(e));
-    let result = dispatch(&runner, &url, &backup_config, command, !safety.no_backup).await;
+    let result = match crate::review_cli::handle(&command, &runner, &url, &M::migrations()).await {
+        Ok(true) => Ok(()),
+        Ok(false) => dispatch(&runner, &url, &backup_config, command, !safety.no_backup).await,
+        Err(e) => Err(e),
+    };
     let _ = runner.connection().clone().close().await;
     result.map_err(|e| scrub(&url, e))
 }
@@ -403,6 +433,7 @@ async fn dispatch(
             }
         }
         Command::Generate { .. } => {}
+        Command::Sql(_) | Command::Lint(_) | Command::Drift(_) | Command::Check(_) => {}
     }
     Ok(())
 }

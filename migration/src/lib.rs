@@ -8,18 +8,23 @@ pub use sea_orm_migration::prelude::*;
 
 pub mod backup;
 pub mod capture;
+pub mod check;
 pub mod cli;
 pub mod columns;
 pub mod database;
 pub mod doctor;
+pub mod drift;
 pub mod error;
 pub mod generate;
 pub mod history;
 pub mod inspect;
 pub mod ledger;
+pub mod lint;
 pub mod lock;
 pub mod plan;
 pub mod runner;
+pub mod review_cli;
+pub mod script;
 pub mod startup;
 
 mod m20250128_100000_initial_schema;

@@ -1,0 +1,121 @@
+//! `check`: one verdict for CI. Collects, as [`Finding`]s: applied versions this build does
+//! not know, lint of the pending migrations, drift between the database and the entities
+//! (once nothing is pending), and any findings the caller adds (ledger integrity such as
+//! checksums). It fails on errors only; warnings are listed but pass.
+
+use sea_orm_migration::MigrationTrait;
+
+use crate::database::DatabaseUrl;
+use crate::drift::Drift;
+use crate::error::MigrateError;
+use crate::lint::{self, Finding, Severity};
+use crate::runner::{Runner, State};
+
+/// Rule names `check` adds to lint's.
+pub mod rules {
+    /// An applied version this build does not know.
+    pub const UNKNOWN_VERSION: &str = "unknown-version";
+    /// The database differs from the entity schema.
+    pub const DRIFT: &str = "drift";
+    /// Drift was not compared because migrations are pending.
+    pub const DRIFT_SKIPPED: &str = "drift-skipped";
+}
+
+/// How strict `check` is.
+#[derive(Debug, Clone, Default)]
+pub struct CheckOptions {
+    /// Report destructive lint findings as warnings (the deploy uses `up --allow-destructive`).
+    pub allow_destructive: bool,
+    /// Lint every migration, not only the pending ones.
+    pub all: bool,
+}
+
+/// The outcome of `check`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CheckReport {
+    /// The database (password redacted).
+    pub database: String,
+    /// Pending migrations.
+    pub pending: usize,
+    /// Every finding, errors first.
+    pub findings: Vec<Finding>,
+    /// The drift, when it was compared.
+    pub drift: Option<Drift>,
+}
+
+impl CheckReport {
+    /// Number of error findings.
+    pub fn errors(&self) -> usize {
+        self.findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .count()
+    }
+
+    /// Whether CI should pass.
+    pub fn passed(&self) -> bool {
+        self.errors() == 0
+    }
+}
+
+/// Runs every check against the runner's database. `integrity` are findings the caller
+/// already has about the ledger (e.g. changed checksums); they are reported as given.
+pub async fn check(
+    runner: &Runner,
+    url: &DatabaseUrl,
+    migrations: &[Box<dyn MigrationTrait>],
+    options: &CheckOptions,
+    integrity: Vec<Finding>,
+) -> Result<CheckReport, MigrateError> {
+    let states = runner.status().await?;
+    let mut findings = integrity;
+    for s in states.iter().filter(|s| s.status == State::Unknown) {
+        findings.push(Finding {
+            rule: rules::UNKNOWN_VERSION.into(),
+            severity: Severity::Error,
+            migration: s.version.clone(),
+            statement: None,
+            message: "applied to this database, but this build does not have it (a newer build migrated it)".into(),
+            fix: "deploy the build that contains this migration, or restore the database it belongs to".into(),
+        });
+    }
+    let pending = states.iter().filter(|s| s.status == State::Pending).count();
+    let mut linted = lint::lint_database(runner, url, migrations, options.all).await?;
+    if options.allow_destructive {
+        for f in linted.iter_mut().filter(|f| f.is_destructive()) {
+            f.severity = Severity::Warning;
+        }
+    }
+    findings.extend(linted);
+    let drift = if pending == 0 {
+        let drift = crate::drift::drift(runner.connection()).await?;
+        for d in &drift.differences {
+            findings.push(Finding {
+                rule: rules::DRIFT.into(),
+                severity: Severity::Error,
+                migration: String::new(),
+                statement: None,
+                message: d.to_string(),
+                fix: "write a migration that makes the database match the entities (or fix the entity), or undo the manual change".into(),
+            });
+        }
+        Some(drift)
+    } else {
+        findings.push(Finding {
+            rule: rules::DRIFT_SKIPPED.into(),
+            severity: Severity::Warning,
+            migration: String::new(),
+            statement: None,
+            message: format!("{pending} migration(s) pending: the database is not expected to match the entities yet, drift not compared"),
+            fix: "run `migration up`, then `migration check` again".into(),
+        });
+        None
+    };
+    findings.sort_by_key(|f| f.severity);
+    Ok(CheckReport {
+        database: url.redacted().to_string(),
+        pending,
+        findings,
+        drift,
+    })
+}

@@ -1,0 +1,465 @@
+//! `drift`: how a live database differs from the schema the `entity` crate defines (its
+//! models, relations and [`entity::indexes::INDEXES`]), per backend, in the spelling
+//! [`crate::inspect`] reports.
+//!
+//! Tables of the migration tooling (`seaql_*`, `oht50_migration*`) are ignored. On MySQL/MariaDB an index InnoDB
+//! created implicitly for a foreign key (same columns as the key, not declared) is not drift.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use sea_orm::sea_query::ForeignKeyAction;
+use sea_orm::{
+    ColumnTrait, ColumnType, ConnectionTrait, DbBackend, EntityTrait, IdenStatic, Iterable,
+    PrimaryKeyToColumn, PrimaryKeyTrait, RelationTrait,
+};
+use sea_orm::sea_query::StringLen;
+
+use crate::error::MigrateError;
+use crate::inspect::{self, Column, ForeignKey, Index, Schema, Table};
+
+/// What kind of difference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DiffKind {
+    /// A table the entities define is missing.
+    MissingTable,
+    /// A table the entities do not define.
+    ExtraTable,
+    /// A column is missing.
+    MissingColumn,
+    /// A column the entities do not define.
+    ExtraColumn,
+    /// Different column type.
+    Type,
+    /// Different nullability.
+    Nullability,
+    /// Different server default.
+    Default,
+    /// Auto-increment differs.
+    AutoIncrement,
+    /// Different primary key.
+    PrimaryKey,
+    /// A unique constraint is missing.
+    MissingUnique,
+    /// A unique constraint the entities do not define.
+    ExtraUnique,
+    /// A named index is missing.
+    MissingIndex,
+    /// An index the entities do not declare.
+    ExtraIndex,
+    /// Same index name, other columns or uniqueness.
+    IndexDefinition,
+    /// A foreign key is missing.
+    MissingForeignKey,
+    /// A foreign key the entities do not define.
+    ExtraForeignKey,
+    /// Same foreign key, other target or ON DELETE/ON UPDATE action.
+    ForeignKeyAction,
+}
+
+impl DiffKind {
+    /// Kebab-case name, as printed.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::MissingTable => "missing-table",
+            Self::ExtraTable => "extra-table",
+            Self::MissingColumn => "missing-column",
+            Self::ExtraColumn => "extra-column",
+            Self::Type => "type",
+            Self::Nullability => "nullability",
+            Self::Default => "default",
+            Self::AutoIncrement => "auto-increment",
+            Self::PrimaryKey => "primary-key",
+            Self::MissingUnique => "missing-unique",
+            Self::ExtraUnique => "extra-unique",
+            Self::MissingIndex => "missing-index",
+            Self::ExtraIndex => "extra-index",
+            Self::IndexDefinition => "index-definition",
+            Self::MissingForeignKey => "missing-foreign-key",
+            Self::ExtraForeignKey => "extra-foreign-key",
+            Self::ForeignKeyAction => "foreign-key-action",
+        }
+    }
+}
+
+/// One difference between the expected and the live schema.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Difference {
+    /// What differs.
+    pub kind: DiffKind,
+    /// The table.
+    pub table: String,
+    /// The column, index or constraint within it (empty for whole tables).
+    pub object: String,
+    /// What the entities define (empty when the object should not exist).
+    pub expected: String,
+    /// What the database has (empty when it is missing).
+    pub actual: String,
+}
+
+impl fmt::Display for Difference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let at = if self.object.is_empty() {
+            self.table.clone()
+        } else {
+            format!("{}.{}", self.table, self.object)
+        };
+        write!(f, "{:<20} {at}", self.kind.as_str())?;
+        match (self.expected.is_empty(), self.actual.is_empty()) {
+            (false, false) => write!(f, ": expected {}, found {}", self.expected, self.actual),
+            (false, true) => write!(f, ": expected {}", self.expected),
+            (true, false) => write!(f, ": found {}", self.actual),
+            (true, true) => Ok(()),
+        }
+    }
+}
+
+/// Every difference between a database and the entity schema; empty means no drift.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Drift {
+    /// The differences, by table.
+    pub differences: Vec<Difference>,
+}
+
+impl Drift {
+    /// Whether the database matches the entities.
+    pub fn is_empty(&self) -> bool {
+        self.differences.is_empty()
+    }
+}
+
+/// Tables the migration tooling owns (the `seaql_migrations` ledger, the
+/// `oht50_migration_*` bookkeeping), never compared.
+pub fn is_tooling_table(name: &str) -> bool {
+    name.starts_with("seaql_") || name.starts_with("oht50_migration")
+}
+
+/// The native type `backend` reports (see [`crate::inspect`]) for a SeaORM column type,
+/// following the project's mapping (`migration::columns`).
+pub fn native_type(backend: DbBackend, ty: &ColumnType) -> String {
+    use sea_orm::DatabaseBackend::{MySql, Postgres};
+    match (backend, ty) {
+        (Postgres, ColumnType::Integer) => "integer".into(),
+        (MySql, ColumnType::Integer) => "int".into(),
+        (_, ColumnType::Integer) => "integer".into(),
+        (_, ColumnType::BigInteger) => "bigint".into(),
+        (_, ColumnType::SmallInteger) => "smallint".into(),
+        (Postgres, ColumnType::String(StringLen::N(n))) => format!("character varying({n})"),
+        (Postgres, ColumnType::String(_)) => "character varying".into(),
+        (MySql, ColumnType::String(StringLen::N(n))) => format!("varchar({n})"),
+        (MySql, ColumnType::String(_)) => "varchar(255)".into(),
+        (_, ColumnType::String(StringLen::N(n))) => format!("varchar({n})"),
+        (_, ColumnType::String(_)) => "varchar".into(),
+        (_, ColumnType::Text) => "text".into(),
+        (Postgres, ColumnType::Double) => "double precision".into(),
+        (_, ColumnType::Double) => "double".into(),
+        (Postgres, ColumnType::Float) => "real".into(),
+        (_, ColumnType::Float) => "float".into(),
+        (MySql, ColumnType::Boolean) => "tinyint(1)".into(),
+        (_, ColumnType::Boolean) => "boolean".into(),
+        (Postgres, ColumnType::DateTime) => "timestamp without time zone".into(),
+        (MySql, ColumnType::DateTime) => "datetime(6)".into(),
+        (_, ColumnType::DateTime) => "datetime_text".into(),
+        (Postgres, ColumnType::Json) => "json".into(),
+        (Postgres, ColumnType::JsonBinary) => "jsonb".into(),
+        (MySql, ColumnType::Json | ColumnType::JsonBinary) => "json".into(),
+        (_, ColumnType::Json | ColumnType::JsonBinary) => "json_text".into(),
+        (Postgres, ColumnType::Blob | ColumnType::VarBinary(_) | ColumnType::Binary(_)) => {
+            "bytea".into()
+        }
+        (MySql, ColumnType::Blob) => "longblob".into(),
+        (_, ColumnType::Blob) => "blob".into(),
+        (_, other) => format!("{other:?}").to_ascii_lowercase(),
+    }
+}
+
+/// Compares types the way backends spell them: MySQL integer display widths (`int(11)`)
+/// are dropped.
+fn normalize_type(t: &str) -> String {
+    let t = t.trim().to_ascii_lowercase();
+    for int in ["int", "bigint", "smallint", "mediumint"] {
+        if let Some(rest) = t.strip_prefix(int) {
+            if rest.starts_with('(') && rest.ends_with(')') {
+                return int.to_string();
+            }
+        }
+    }
+    t
+}
+
+fn action(a: Option<ForeignKeyAction>, backend: DbBackend) -> String {
+    match a {
+        Some(ForeignKeyAction::Cascade) => "CASCADE",
+        Some(ForeignKeyAction::SetNull) => "SET NULL",
+        Some(ForeignKeyAction::Restrict) => "RESTRICT",
+        Some(ForeignKeyAction::SetDefault) => "SET DEFAULT",
+        Some(ForeignKeyAction::NoAction) => "NO ACTION",
+        None if backend == DbBackend::MySql => "RESTRICT",
+        _ => "NO ACTION",
+    }
+    .to_string()
+}
+
+fn default_text(expr: &sea_orm::sea_query::SimpleExpr) -> String {
+    use sea_orm::sea_query::{SimpleExpr, Value};
+    match expr {
+        SimpleExpr::Value(Value::Bool(Some(b))) => b.to_string(),
+        SimpleExpr::Value(Value::Int(Some(v))) => v.to_string(),
+        SimpleExpr::Value(Value::BigInt(Some(v))) => v.to_string(),
+        SimpleExpr::Value(Value::String(Some(s))) => format!("'{s}'"),
+        other => format!("{other:?}"),
+    }
+}
+
+fn entity_table<E: EntityTrait + Default>(backend: DbBackend) -> (String, Table) {
+    let entity = E::default();
+    let name = entity.table_name().to_string();
+    let primary_key: Vec<String> = E::PrimaryKey::iter()
+        .map(|pk| pk.into_column().as_str().to_string())
+        .collect();
+    let auto = <E::PrimaryKey as PrimaryKeyTrait>::auto_increment() && primary_key.len() == 1;
+    let mut table = Table {
+        primary_key: primary_key.clone(),
+        ..Table::default()
+    };
+    for col in E::Column::iter() {
+        let def = col.def();
+        let cname = col.as_str().to_string();
+        if def.is_unique() {
+            table.uniques.insert(vec![cname.clone()]);
+        }
+        let data_type = native_type(backend, def.get_column_type());
+        table.columns.push(Column {
+            auto_increment: auto && primary_key.contains(&cname),
+            nullable: def.is_null(),
+            default: def.get_column_default().map(default_text),
+            name: cname,
+            data_type,
+        });
+    }
+    for rel in E::Relation::iter() {
+        let def = rel.def();
+        // `belongs_to` (the side holding the FK columns) builds a def with `is_owner: false`;
+        // `has_one`/`has_many` build the reverse with `is_owner: true`.
+        if def.is_owner || def.skip_fk {
+            continue;
+        }
+        table.foreign_keys.insert(ForeignKey {
+            columns: def.from_col.clone().into_iter().map(|c| c.to_string()).collect(),
+            ref_table: def.to_tbl.sea_orm_table().to_string(),
+            ref_columns: def.to_col.clone().into_iter().map(|c| c.to_string()).collect(),
+            on_delete: action(def.on_delete, backend),
+            on_update: action(def.on_update, backend),
+        });
+    }
+    for ix in entity::indexes::of_table(&name) {
+        table.indexes.insert(
+            ix.name.to_string(),
+            Index {
+                columns: ix.columns.iter().map(|c| c.to_string()).collect(),
+                unique: ix.unique,
+            },
+        );
+    }
+    (name, table)
+}
+
+/// The schema the `entity` crate defines, as `backend` would report it.
+pub fn expected_schema(backend: DbBackend) -> Schema {
+    use entity::prelude::*;
+    let tables: BTreeMap<String, Table> = [
+        entity_table::<Users>(backend),
+        entity_table::<Robots>(backend),
+        entity_table::<Telemetry>(backend),
+        entity_table::<LidarScans>(backend),
+        entity_table::<LidarObstacles>(backend),
+        entity_table::<LidarMaps>(backend),
+        entity_table::<LidarPaths>(backend),
+        entity_table::<SafetyEvents>(backend),
+        entity_table::<SafetyZones>(backend),
+        entity_table::<EmergencyStops>(backend),
+    ]
+    .into_iter()
+    .collect();
+    Schema { tables }
+}
+
+fn cols(c: &[String]) -> String {
+    format!("({})", c.join(", "))
+}
+
+fn column_text(c: &Column) -> String {
+    let mut s = format!(
+        "{} {}",
+        c.data_type,
+        if c.nullable { "NULL" } else { "NOT NULL" }
+    );
+    if let Some(d) = &c.default {
+        s.push_str(&format!(" DEFAULT {d}"));
+    }
+    s
+}
+
+fn fk_text(fk: &ForeignKey) -> String {
+    format!(
+        "{} -> {}{} ON DELETE {} ON UPDATE {}",
+        cols(&fk.columns),
+        fk.ref_table,
+        cols(&fk.ref_columns),
+        fk.on_delete,
+        fk.on_update
+    )
+}
+
+/// Every difference between `expected` and `actual`. `backend` enables its tolerances
+/// (MySQL's implicit FK indexes); `None` compares strictly.
+pub fn compare(expected: &Schema, actual: &Schema, backend: Option<DbBackend>) -> Drift {
+    let mut d = Vec::new();
+    let mut push = |kind, table: &str, object: &str, expected: String, actual: String| {
+        d.push(Difference {
+            kind,
+            table: table.to_string(),
+            object: object.to_string(),
+            expected,
+            actual,
+        })
+    };
+    let names: BTreeSet<&String> = expected.tables.keys().chain(actual.tables.keys()).collect();
+    for name in names {
+        if is_tooling_table(name) {
+            continue;
+        }
+        let (want, got) = match (expected.tables.get(name), actual.tables.get(name)) {
+            (Some(w), Some(g)) => (w, g),
+            (Some(_), None) => {
+                push(DiffKind::MissingTable, name, "", "table".into(), String::new());
+                continue;
+            }
+            (None, Some(_)) => {
+                push(DiffKind::ExtraTable, name, "", String::new(), "table".into());
+                continue;
+            }
+            (None, None) => continue,
+        };
+        for wc in &want.columns {
+            let Some(gc) = got.column(&wc.name) else {
+                push(DiffKind::MissingColumn, name, &wc.name, column_text(wc), String::new());
+                continue;
+            };
+            if normalize_type(&wc.data_type) != normalize_type(&gc.data_type) {
+                push(DiffKind::Type, name, &wc.name, wc.data_type.clone(), gc.data_type.clone());
+            }
+            if wc.nullable != gc.nullable {
+                let t = |n: bool| if n { "NULL" } else { "NOT NULL" }.to_string();
+                push(DiffKind::Nullability, name, &wc.name, t(wc.nullable), t(gc.nullable));
+            }
+            if wc.default != gc.default {
+                let t = |v: &Option<String>| v.clone().unwrap_or_else(|| "no default".into());
+                push(DiffKind::Default, name, &wc.name, t(&wc.default), t(&gc.default));
+            }
+            if wc.auto_increment != gc.auto_increment {
+                push(
+                    DiffKind::AutoIncrement,
+                    name,
+                    &wc.name,
+                    wc.auto_increment.to_string(),
+                    gc.auto_increment.to_string(),
+                );
+            }
+        }
+        for gc in &got.columns {
+            if want.column(&gc.name).is_none() {
+                push(DiffKind::ExtraColumn, name, &gc.name, String::new(), column_text(gc));
+            }
+        }
+        if want.primary_key != got.primary_key {
+            push(
+                DiffKind::PrimaryKey,
+                name,
+                "",
+                cols(&want.primary_key),
+                cols(&got.primary_key),
+            );
+        }
+        for u in want.uniques.difference(&got.uniques) {
+            push(DiffKind::MissingUnique, name, &u.join(","), format!("UNIQUE {}", cols(u)), String::new());
+        }
+        for u in got.uniques.difference(&want.uniques) {
+            push(DiffKind::ExtraUnique, name, &u.join(","), String::new(), format!("UNIQUE {}", cols(u)));
+        }
+        let ix_text = |i: &Index| format!("{}{}", if i.unique { "UNIQUE " } else { "" }, cols(&i.columns));
+        for (iname, wi) in &want.indexes {
+            match got.indexes.get(iname) {
+                None => push(DiffKind::MissingIndex, name, iname, ix_text(wi), String::new()),
+                Some(gi) if gi != wi => {
+                    push(DiffKind::IndexDefinition, name, iname, ix_text(wi), ix_text(gi))
+                }
+                Some(_) => {}
+            }
+        }
+        for (iname, gi) in &got.indexes {
+            if want.indexes.contains_key(iname) {
+                continue;
+            }
+            let implicit_fk = backend == Some(DbBackend::MySql)
+                && !gi.unique
+                && got.foreign_keys.iter().any(|fk| fk.columns == gi.columns);
+            if !implicit_fk {
+                push(DiffKind::ExtraIndex, name, iname, String::new(), ix_text(gi));
+            }
+        }
+        for wf in &want.foreign_keys {
+            if got.foreign_keys.contains(wf) {
+                continue;
+            }
+            match got.foreign_keys.iter().find(|g| g.columns == wf.columns) {
+                Some(gf) => push(DiffKind::ForeignKeyAction, name, &wf.columns.join(","), fk_text(wf), fk_text(gf)),
+                None => push(DiffKind::MissingForeignKey, name, &wf.columns.join(","), fk_text(wf), String::new()),
+            }
+        }
+        for gf in &got.foreign_keys {
+            if !want.foreign_keys.contains(gf)
+                && !want.foreign_keys.iter().any(|w| w.columns == gf.columns)
+            {
+                push(DiffKind::ExtraForeignKey, name, &gf.columns.join(","), String::new(), fk_text(gf));
+            }
+        }
+    }
+    Drift { differences: d }
+}
+
+/// Compares the connected database with the entity schema.
+pub async fn drift<C: ConnectionTrait>(db: &C) -> Result<Drift, MigrateError> {
+    let backend = db.get_database_backend();
+    let live = inspect::inspect(db)
+        .await
+        .map_err(|e| MigrateError::Database {
+            action: "reading the database schema".into(),
+            cause: e.to_string(),
+        })?;
+    Ok(compare(&expected_schema(backend), &live, Some(backend)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entity_schema_has_every_table_fk_and_index() {
+        let s = expected_schema(DbBackend::Postgres);
+        assert_eq!(s.tables.len(), entity::TABLES.len());
+        let stops = &s.tables["emergency_stops"];
+        assert_eq!(stops.foreign_keys.len(), 3);
+        assert!(stops.foreign_keys.iter().any(|f| f.columns == ["triggered_by"]
+            && f.ref_table == "users"
+            && f.on_delete == "SET NULL"));
+        assert_eq!(stops.column("resolved").unwrap().default.as_deref(), Some("false"));
+        assert_eq!(s.tables["users"].uniques.len(), 2);
+        assert_eq!(
+            s.tables.values().map(|t| t.indexes.len()).sum::<usize>(),
+            entity::indexes::INDEXES.len()
+        );
+        assert!(compare(&s, &s, Some(DbBackend::Postgres)).is_empty());
+    }
+}

@@ -1,0 +1,402 @@
+//! The review commands of the `migration` CLI: `sql`, `lint`, `drift`, `check`, plus the
+//! `--dry-run` and `--allow-destructive` handling of `up`/`down`. Parsing and printing only;
+//! the work is done by [`crate::script`], [`crate::lint`], [`crate::drift`], [`crate::check`].
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use sea_orm::DbBackend;
+use sea_orm_migration::MigrationTrait;
+
+use crate::check::{self, CheckOptions};
+use crate::cli::Format;
+use crate::database::DatabaseUrl;
+use crate::error::MigrateError;
+use crate::lint::{self, Finding};
+use crate::plan::{Direction, Target};
+use crate::runner::{Runner, backend_name};
+use crate::script;
+
+/// A backend named on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BackendArg {
+    /// PostgreSQL
+    #[value(alias = "postgresql", alias = "pg")]
+    Postgres,
+    /// MySQL / MariaDB
+    #[value(alias = "mariadb")]
+    Mysql,
+    /// SQLite
+    Sqlite,
+}
+
+impl BackendArg {
+    /// The SeaORM backend.
+    pub fn db_backend(self) -> DbBackend {
+        match self {
+            Self::Postgres => DbBackend::Postgres,
+            Self::Mysql => DbBackend::MySql,
+            Self::Sqlite => DbBackend::Sqlite,
+        }
+    }
+}
+
+/// `up` or `down`, for `sql`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScriptDirection {
+    /// Apply, from an empty database.
+    Up,
+    /// Revert, from a fully migrated database.
+    Down,
+}
+
+/// `sql up|down --backend B [--to VERSION | -n N] [-o FILE]`.
+#[derive(Debug, Clone, Args)]
+pub struct SqlArgs {
+    /// Which way the script goes
+    #[arg(value_enum)]
+    pub direction: ScriptDirection,
+    /// Database kind the script is written for (no database is contacted)
+    #[arg(long, value_enum)]
+    pub backend: BackendArg,
+    /// Only the first (up) or last (down) N migrations
+    #[arg(short = 'n', long = "num", conflicts_with = "to")]
+    pub num: Option<u32>,
+    /// up: up to and including VERSION; down: revert everything after VERSION (`base`: all)
+    #[arg(long, value_name = "VERSION")]
+    pub to: Option<String>,
+    /// Write the script to FILE instead of stdout
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// `lint [--all] [--format text|json]`.
+#[derive(Debug, Clone, Args)]
+pub struct LintArgs {
+    /// Lint every migration, not only the pending ones
+    #[arg(long)]
+    pub all: bool,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// `drift [--format text|json]`.
+#[derive(Debug, Clone, Args)]
+pub struct DriftArgs {
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// `check [--all] [--allow-destructive] [--format text|json]`.
+#[derive(Debug, Clone, Args)]
+pub struct CheckArgs {
+    /// Lint every migration, not only the pending ones
+    #[arg(long)]
+    pub all: bool,
+    /// Destructive changes are intended: report them as warnings
+    #[arg(long)]
+    pub allow_destructive: bool,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// The review commands.
+#[derive(Debug, Clone)]
+pub enum ReviewCommand {
+    /// `sql`: offline script.
+    Sql(SqlArgs),
+    /// `lint`.
+    Lint(LintArgs),
+    /// `drift`.
+    Drift(DriftArgs),
+    /// `check`.
+    Check(CheckArgs),
+}
+
+/// `-n`/`--to` as a [`Target`], the way `up`/`down` read them.
+pub fn target(num: Option<u32>, to: Option<String>) -> Target {
+    match (num, to) {
+        (_, Some(v)) if v.eq_ignore_ascii_case("base") => Target::Base,
+        (_, Some(v)) => Target::Version(v),
+        (Some(n), None) => Target::Steps(n),
+        (None, None) => Target::All,
+    }
+}
+
+/// `sql`: renders the offline script (no database) to stdout or `--output`.
+pub async fn run_sql(
+    args: &SqlArgs,
+    migrations: &[Box<dyn MigrationTrait>],
+) -> Result<(), MigrateError> {
+    let direction = match args.direction {
+        ScriptDirection::Up => Direction::Up,
+        ScriptDirection::Down => Direction::Down,
+    };
+    let script = script::offline_script(
+        migrations,
+        direction,
+        &target(args.num, args.to.clone()),
+        args.backend.db_backend(),
+    )
+    .await?;
+    let text = script.to_text();
+    match &args.output {
+        Some(path) => {
+            std::fs::write(path, text).map_err(|e| MigrateError::Database {
+                action: format!("writing {}", path.display()),
+                cause: format!("{e}; check that the directory exists and is writable"),
+            })?;
+            eprintln!(
+                "Wrote {} migration(s) to {}; apply with: {}",
+                script.migrations.len(),
+                path.display(),
+                script.apply_hint()
+            );
+        }
+        None => print!("{text}"),
+    }
+    for m in script.migrations.iter().filter(|m| m.data_dependent()) {
+        eprintln!(
+            "warning: {} queries the database while it runs; its SQL in the script assumes the queries return no rows (see the DATA-DEPENDENT comment).",
+            m.version
+        );
+    }
+    Ok(())
+}
+
+/// `up/down --dry-run`: prints the SQL the command would run on the connected database.
+pub async fn run_dry_run(
+    runner: &Runner,
+    url: &DatabaseUrl,
+    migrations: &[Box<dyn MigrationTrait>],
+    direction: Direction,
+    target: &Target,
+) -> Result<(), MigrateError> {
+    let dry = script::dry_run(runner, migrations, url.redacted(), direction, target).await?;
+    print!("{}", dry.to_text());
+    Ok(())
+}
+
+/// Before `up`: refuses a plan with destructive changes unless `allow_destructive`.
+pub async fn refuse_destructive(
+    runner: &Runner,
+    migrations: &[Box<dyn MigrationTrait>],
+    target: &Target,
+    allow_destructive: bool,
+) -> Result<(), MigrateError> {
+    let plan = script::plan_read_only(runner, Direction::Up, target).await?;
+    let selected: Vec<&dyn MigrationTrait> = plan
+        .steps
+        .iter()
+        .filter_map(|&i| migrations.get(i).map(|m| m.as_ref()))
+        .collect();
+    let findings =
+        lint::destructive_findings(&selected, runner.connection().get_database_backend()).await;
+    let Some(first) = findings.first() else {
+        return Ok(());
+    };
+    if allow_destructive {
+        for f in &findings {
+            eprintln!(
+                "Allowed destructive change in {} ({}): {}",
+                f.migration, f.rule, f.message
+            );
+        }
+        return Ok(());
+    }
+    let more = if findings.len() > 1 {
+        format!(" (and {} more destructive change(s))", findings.len() - 1)
+    } else {
+        String::new()
+    };
+    Err(MigrateError::DestructiveRefused {
+        version: first.migration.clone(),
+        rule: first.rule.clone(),
+        detail: format!("{}{more}", first.message),
+    })
+}
+
+fn print_findings(findings: &[Finding]) {
+    for f in findings {
+        println!("{f}");
+    }
+}
+
+/// Runs `lint`, `drift` or `check` against the runner's database. `sql` does not need one:
+/// use [`run_sql`]. Returns [`MigrateError::ReviewFailed`] when the command finds errors.
+pub async fn run_review(
+    cmd: ReviewCommand,
+    runner: &Runner,
+    url: &DatabaseUrl,
+    migrations: &[Box<dyn MigrationTrait>],
+    integrity: Vec<Finding>,
+) -> Result<(), MigrateError> {
+    let backend = backend_name(url.backend());
+    match cmd {
+        ReviewCommand::Sql(args) => run_sql(&args, migrations).await,
+        ReviewCommand::Lint(args) => {
+            let findings = lint::lint_database(runner, url, migrations, args.all).await?;
+            let errors = findings
+                .iter()
+                .filter(|f| f.severity == lint::Severity::Error)
+                .count();
+            match args.format {
+                Format::Json => println!(
+                    "{}",
+                    serde_json::json!({
+                        "database": url.redacted(),
+                        "backend": backend,
+                        "errors": errors,
+                        "warnings": findings.len() - errors,
+                        "findings": findings,
+                    })
+                ),
+                Format::Text => {
+                    println!(
+                        "Lint of {} migrations on {} ({backend})",
+                        if args.all { "all" } else { "pending" },
+                        url.redacted()
+                    );
+                    print_findings(&findings);
+                    println!("{}.", lint::summary(&findings));
+                }
+            }
+            if errors > 0 {
+                return Err(MigrateError::ReviewFailed {
+                    command: "lint",
+                    summary: lint::summary(&findings),
+                });
+            }
+            Ok(())
+        }
+        ReviewCommand::Drift(args) => {
+            let drift = crate::drift::drift(runner.connection()).await?;
+            match args.format {
+                Format::Json => println!(
+                    "{}",
+                    serde_json::json!({
+                        "database": url.redacted(),
+                        "backend": backend,
+                        "differences": drift.differences,
+                    })
+                ),
+                Format::Text => {
+                    println!(
+                        "Drift of {} ({backend}) from the entity schema:",
+                        url.redacted()
+                    );
+                    for d in &drift.differences {
+                        println!("  {d}");
+                    }
+                    if drift.is_empty() {
+                        println!("No drift: the database matches the entities.");
+                    } else {
+                        println!("{} difference(s).", drift.differences.len());
+                    }
+                }
+            }
+            if !drift.is_empty() {
+                return Err(MigrateError::ReviewFailed {
+                    command: "drift",
+                    summary: format!("{} difference(s)", drift.differences.len()),
+                });
+            }
+            Ok(())
+        }
+        ReviewCommand::Check(args) => {
+            let options = CheckOptions {
+                allow_destructive: args.allow_destructive,
+                all: args.all,
+            };
+            let report = check::check(runner, url, migrations, &options, integrity).await?;
+            match args.format {
+                Format::Json => println!(
+                    "{}",
+                    serde_json::json!({
+                        "database": report.database,
+                        "backend": backend,
+                        "passed": report.passed(),
+                        "errors": report.errors(),
+                        "warnings": report.findings.len() - report.errors(),
+                        "pending": report.pending,
+                        "findings": report.findings,
+                    })
+                ),
+                Format::Text => {
+                    println!("Check of {} ({backend})", report.database);
+                    print_findings(&report.findings);
+                    println!(
+                        "{}: {}.",
+                        if report.passed() { "PASSED" } else { "FAILED" },
+                        lint::summary(&report.findings)
+                    );
+                }
+            }
+            if !report.passed() {
+                return Err(MigrateError::ReviewFailed {
+                    command: "check",
+                    summary: lint::summary(&report.findings),
+                });
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Handles what the review features add to the `migration` CLI before its own dispatch: the
+/// `lint`/`drift`/`check` commands and `up`/`down --dry-run` (returns `Ok(true)`: done), and
+/// the destructive-change refusal of `up` (returns `Ok(false)`: go on and run it).
+pub async fn handle(
+    command: &crate::cli::Command,
+    runner: &Runner,
+    url: &DatabaseUrl,
+    migrations: &[Box<dyn MigrationTrait>],
+) -> Result<bool, MigrateError> {
+    use crate::cli::Command;
+    let review = match command {
+        Command::Up {
+            num,
+            to,
+            dry_run: true,
+            ..
+        } => {
+            let target = target(*num, to.clone());
+            run_dry_run(runner, url, migrations, Direction::Up, &target).await?;
+            return Ok(true);
+        }
+        Command::Down {
+            num,
+            to,
+            dry_run: true,
+            ..
+        } => {
+            let target = match (num, to) {
+                (None, None) => Target::Steps(1),
+                (num, to) => target(*num, to.clone()),
+            };
+            run_dry_run(runner, url, migrations, Direction::Down, &target).await?;
+            return Ok(true);
+        }
+        Command::Up {
+            num,
+            to,
+            allow_destructive,
+            ..
+        } => {
+            let target = target(*num, to.clone());
+            refuse_destructive(runner, migrations, &target, *allow_destructive).await?;
+            return Ok(false);
+        }
+        Command::Sql(args) => ReviewCommand::Sql(args.clone()),
+        Command::Lint(args) => ReviewCommand::Lint(args.clone()),
+        Command::Drift(args) => ReviewCommand::Drift(args.clone()),
+        Command::Check(args) => ReviewCommand::Check(args.clone()),
+        _ => return Ok(false),
+    };
+    // Ledger integrity (checksums) joins `check` here once the runner reports it.
+    run_review(review, runner, url, migrations, Vec::new()).await?;
+    Ok(true)
+}
