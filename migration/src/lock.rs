@@ -6,8 +6,8 @@
 use std::time::{Duration, Instant};
 
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, SqliteTransactionMode,
-    Statement, TransactionOptions, TransactionTrait,
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
 
 use crate::error::MigrateError;
@@ -42,7 +42,9 @@ pub async fn holder(db: &DatabaseConnection) -> Result<Option<String>, DbErr> {
                 (ADVISORY_KEY >> 32) as u32,
                 (ADVISORY_KEY & 0xFFFF_FFFF) as u32
             );
-            let row = db.query_one_raw(Statement::from_string(backend, sql)).await?;
+            let row = db
+                .query_one_raw(Statement::from_string(backend, sql))
+                .await?;
             Ok(match row {
                 Some(r) => Some(format!(
                     "PostgreSQL backend pid {} ({}) from {} since {} UTC",
@@ -80,7 +82,11 @@ pub async fn holder(db: &DatabaseConnection) -> Result<Option<String>, DbErr> {
 }
 
 fn non_empty(s: String) -> String {
-    if s.is_empty() { "no application name".into() } else { s }
+    if s.is_empty() {
+        "no application name".into()
+    } else {
+        s
+    }
 }
 
 /// Identifies this runner to other sessions: tool, host, OS user and process id.
@@ -96,7 +102,8 @@ pub fn runner_identity() -> String {
 
 impl MigrationLock {
     /// Waits for the lock up to `timeout`, calling `waiting` once with the holder's
-    /// description when another runner has it.
+    /// description when another runner has it. `db` must be a one-connection pool (as
+    /// [`crate::connect`] opens): the lock belongs to the session that took it.
     pub async fn acquire(
         db: &DatabaseConnection,
         timeout: Duration,
@@ -126,7 +133,9 @@ impl MigrationLock {
                         .await
                         .map_err(err)?;
                     match row {
-                        Some(r) if r.try_get::<bool>("", "ok").map_err(err)? => Some(MigrationLock::Postgres),
+                        Some(r) if r.try_get::<bool>("", "ok").map_err(err)? => {
+                            Some(MigrationLock::Postgres)
+                        }
                         _ => None,
                     }
                 }
@@ -141,7 +150,9 @@ impl MigrationLock {
                         .map_err(err)?;
                     match row {
                         Some(r) if r.try_get::<Option<i64>>("", "ok").map_err(err)? == Some(1) => {
-                            Some(MigrationLock::MySql(r.try_get::<String>("", "name").map_err(err)?))
+                            Some(MigrationLock::MySql(
+                                r.try_get::<String>("", "name").map_err(err)?,
+                            ))
                         }
                         _ => None,
                     }
@@ -162,16 +173,18 @@ impl MigrationLock {
                 return Ok(lock);
             }
             if !announced {
-                let who = holder(db)
-                    .await
-                    .ok()
-                    .flatten()
-                    .unwrap_or_else(|| "another runner (it holds the database's write lock)".into());
+                let who = holder(db).await.ok().flatten().unwrap_or_else(|| {
+                    "another runner (it holds the database's write lock)".into()
+                });
                 waiting(&who);
                 announced = true;
             }
             if started.elapsed() >= timeout {
-                let who = holder(db).await.ok().flatten().unwrap_or_else(|| "another runner".into());
+                let who = holder(db)
+                    .await
+                    .ok()
+                    .flatten()
+                    .unwrap_or_else(|| "another runner".into());
                 return Err(MigrateError::LockTimeout {
                     seconds: timeout.as_secs(),
                     holder: who,

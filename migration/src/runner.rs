@@ -26,11 +26,22 @@ use crate::plan::{self, Direction, Plan, Target};
 #[derive(Debug, Clone)]
 pub enum Event<'a> {
     /// A migration is about to run.
-    Started { version: &'a str, direction: Direction },
+    Started {
+        version: &'a str,
+        direction: Direction,
+    },
     /// A migration ran and was recorded.
-    Finished { version: &'a str, direction: Direction, duration: Duration },
+    Finished {
+        version: &'a str,
+        direction: Direction,
+        duration: Duration,
+    },
     /// A migration failed.
-    Failed { version: &'a str, direction: Direction, error: &'a str },
+    Failed {
+        version: &'a str,
+        direction: Direction,
+        error: &'a str,
+    },
     /// There was nothing to do.
     NothingToDo { direction: Direction },
     /// `fresh` dropped these tables.
@@ -98,13 +109,25 @@ pub struct Step {
 #[serde(tag = "problem", rename_all = "kebab-case")]
 pub enum Problem {
     /// An applied migration now does something else than when it was applied.
-    ChecksumChanged { version: String, recorded: String, current: String },
+    ChecksumChanged {
+        version: String,
+        recorded: String,
+        current: String,
+    },
     /// An applied version this build does not have.
     UnknownApplied { version: String },
     /// A pending migration is ordered before one that is applied.
-    OutOfOrder { version: String, applied_after: String },
+    OutOfOrder {
+        version: String,
+        applied_after: String,
+    },
     /// A failed or unfinished run that could not be rolled back.
-    Unrepaired { version: String, direction: String, outcome: String, error: Option<String> },
+    Unrepaired {
+        version: String,
+        direction: String,
+        outcome: String,
+        error: Option<String>,
+    },
 }
 
 impl Problem {
@@ -120,14 +143,25 @@ impl Problem {
                 "{version} is applied but this build does not know it (a newer build migrated this database): \
                  deploy that build instead"
             ),
-            Problem::OutOfOrder { version, applied_after } => format!(
+            Problem::OutOfOrder {
+                version,
+                applied_after,
+            } => format!(
                 "{version} is pending but the later {applied_after} is already applied (merged out of order): \
                  regenerate it with a newer timestamp, or pass --allow-out-of-order to apply it anyway"
             ),
-            Problem::Unrepaired { version, direction, outcome, error } => format!(
+            Problem::Unrepaired {
+                version,
+                direction,
+                outcome,
+                error,
+            } => format!(
                 "the last {direction} of {version} is {outcome}{} and could not be rolled back, so the schema may \
                  be half-changed: compare it with the migration and fix it by hand, then run `migration repair`",
-                error.as_deref().map(|e| format!(" ({})", first_line(e))).unwrap_or_default()
+                error
+                    .as_deref()
+                    .map(|e| format!(" ({})", first_line(e)))
+                    .unwrap_or_default()
             ),
         }
     }
@@ -178,7 +212,9 @@ impl Recorded {
     fn checksum(&self, version: &str) -> Option<&str> {
         self.entries
             .iter()
-            .filter(|e| e.version == version && e.outcome == Outcome::Succeeded && e.direction != "down")
+            .filter(|e| {
+                e.version == version && e.outcome == Outcome::Succeeded && e.direction != "down"
+            })
             .max_by_key(|e| e.id)
             .and_then(|e| e.checksum.as_deref())
     }
@@ -186,7 +222,9 @@ impl Recorded {
     fn duration(&self, version: &str) -> Option<i64> {
         self.entries
             .iter()
-            .filter(|e| e.version == version && e.outcome == Outcome::Succeeded && e.direction == "up")
+            .filter(|e| {
+                e.version == version && e.outcome == Outcome::Succeeded && e.direction == "up"
+            })
             .max_by_key(|e| e.id)
             .and_then(|e| e.duration_ms)
     }
@@ -270,21 +308,35 @@ impl Runner {
             .map_err(db_err("computing a checksum"))
     }
 
-    /// Creates the ledger and history tables when missing (one query when both exist).
-    async fn ensure_bookkeeping(&self) -> Result<(), MigrateError> {
-        let tables = list_tables(&self.db).await.map_err(db_err("listing tables"))?;
+    /// Creates the ledger and history tables when missing. Runs under the lock: concurrent
+    /// `CREATE TABLE IF NOT EXISTS` races on PostgreSQL.
+    async fn ensure_bookkeeping<C: ConnectionTrait>(&self, conn: &C) -> Result<(), MigrateError> {
+        let tables = list_tables(conn).await.map_err(db_err("listing tables"))?;
         if !tables.iter().any(|t| t == self.ledger.table()) {
-            self.ledger.ensure(&self.db).await.map_err(db_err("creating the migration ledger"))?;
+            self.ledger
+                .ensure(conn)
+                .await
+                .map_err(db_err("creating the migration ledger"))?;
         }
         if !tables.iter().any(|t| t == history::TABLE) {
-            self.history.ensure(&self.db).await.map_err(db_err("creating the migration history"))?;
+            self.history
+                .ensure(conn)
+                .await
+                .map_err(db_err("creating the migration history"))?;
         }
         Ok(())
     }
 
-    async fn read<C: ConnectionTrait>(&self, conn: &C, tables_exist: bool) -> Result<Recorded, MigrateError> {
+    async fn read<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        tables_exist: bool,
+    ) -> Result<Recorded, MigrateError> {
         if !tables_exist {
-            return Ok(Recorded { applied: BTreeMap::new(), entries: Vec::new() });
+            return Ok(Recorded {
+                applied: BTreeMap::new(),
+                entries: Vec::new(),
+            });
         }
         let applied = self
             .ledger
@@ -294,7 +346,11 @@ impl Runner {
             .into_iter()
             .map(|a| (a.version, a.applied_at))
             .collect();
-        let entries = self.history.entries(conn, None).await.map_err(db_err("reading the migration history"))?;
+        let entries = self
+            .history
+            .entries(conn, None)
+            .await
+            .map_err(db_err("reading the migration history"))?;
         Ok(Recorded { applied, entries })
     }
 
@@ -304,7 +360,12 @@ impl Runner {
         let mut problems = Vec::new();
         for e in rec.entries.iter().filter(|e| e.is_blocking()) {
             // Only the latest run of a version matters: a later success supersedes a failure.
-            let latest = rec.entries.iter().filter(|x| x.version == e.version).map(|x| x.id).max();
+            let latest = rec
+                .entries
+                .iter()
+                .filter(|x| x.version == e.version)
+                .map(|x| x.id)
+                .max();
             if latest == Some(e.id) {
                 problems.push(Problem::Unrepaired {
                     version: e.version.clone(),
@@ -351,14 +412,19 @@ impl Runner {
     }
 
     async fn bookkeeping_exists(&self) -> Result<bool, MigrateError> {
-        let tables = list_tables(&self.db).await.map_err(db_err("listing tables"))?;
-        Ok(tables.iter().any(|t| t == self.ledger.table()) && tables.iter().any(|t| t == history::TABLE))
+        let tables = list_tables(&self.db)
+            .await
+            .map_err(db_err("listing tables"))?;
+        Ok(tables.iter().any(|t| t == self.ledger.table())
+            && tables.iter().any(|t| t == history::TABLE))
     }
 
     /// Every known migration with its state, then applied versions this build does not know.
     /// Reads only: never creates a table.
     pub async fn status(&self) -> Result<Vec<MigrationState>, MigrateError> {
-        let tables = list_tables(&self.db).await.map_err(db_err("listing tables"))?;
+        let tables = list_tables(&self.db)
+            .await
+            .map_err(db_err("listing tables"))?;
         let ledger = tables.iter().any(|t| t == self.ledger.table());
         let with_history = tables.iter().any(|t| t == history::TABLE);
         let applied: BTreeMap<String, i64> = if ledger {
@@ -373,7 +439,10 @@ impl Runner {
             BTreeMap::new()
         };
         let entries = if with_history {
-            self.history.entries(&self.db, None).await.map_err(db_err("reading the migration history"))?
+            self.history
+                .entries(&self.db, None)
+                .await
+                .map_err(db_err("reading the migration history"))?
         } else {
             Vec::new()
         };
@@ -395,13 +464,21 @@ impl Runner {
             };
             out.push(MigrationState {
                 version: name.to_string(),
-                status: if at.is_some() { State::Applied } else { State::Pending },
+                status: if at.is_some() {
+                    State::Applied
+                } else {
+                    State::Pending
+                },
                 applied_at: at.and_then(|t| chrono::DateTime::from_timestamp(*t, 0)),
                 duration_ms: at.and(rec.duration(name)),
                 checksum,
             });
         }
-        for (version, at) in rec.applied.iter().filter(|(v, _)| !names.contains(&v.as_str())) {
+        for (version, at) in rec
+            .applied
+            .iter()
+            .filter(|(v, _)| !names.contains(&v.as_str()))
+        {
             out.push(MigrationState {
                 version: version.clone(),
                 status: State::Unknown,
@@ -415,11 +492,16 @@ impl Runner {
 
     /// The history, newest first.
     pub async fn history(&self, limit: Option<u64>) -> Result<Vec<history::Entry>, MigrateError> {
-        let tables = list_tables(&self.db).await.map_err(db_err("listing tables"))?;
+        let tables = list_tables(&self.db)
+            .await
+            .map_err(db_err("listing tables"))?;
         if !tables.iter().any(|t| t == history::TABLE) {
             return Ok(Vec::new());
         }
-        self.history.entries(&self.db, limit).await.map_err(db_err("reading the migration history"))
+        self.history
+            .entries(&self.db, limit)
+            .await
+            .map_err(db_err("reading the migration history"))
     }
 
     /// Works out what `up`/`down` with `target` would run, without running or locking.
@@ -429,7 +511,12 @@ impl Runner {
         self.plan_for(&rec, direction, target)
     }
 
-    fn plan_for(&self, rec: &Recorded, direction: Direction, target: &Target) -> Result<Plan, MigrateError> {
+    fn plan_for(
+        &self,
+        rec: &Recorded,
+        direction: Direction,
+        target: &Target,
+    ) -> Result<Plan, MigrateError> {
         let names = self.names();
         match direction {
             Direction::Up => plan::plan_up(&names, &rec.versions(), target),
@@ -466,7 +553,6 @@ impl Runner {
     /// Records the current checksum of every applied migration and marks failed runs repaired.
     /// Returns (checksums recorded, failed entries repaired).
     pub async fn repair(&self) -> Result<(usize, u64), MigrateError> {
-        self.ensure_bookkeeping().await?;
         let lock = self.lock().await?;
         let result = match &lock {
             MigrationLock::Sqlite(txn) => self.repair_locked(txn).await,
@@ -475,9 +561,17 @@ impl Runner {
         finish_locked(lock, &self.db, result).await
     }
 
-    async fn repair_locked<C: ConnectionTrait>(&self, conn: &C) -> Result<(usize, u64), MigrateError> {
+    async fn repair_locked<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+    ) -> Result<(usize, u64), MigrateError> {
+        self.ensure_bookkeeping(conn).await?;
         let rec = self.read(conn, true).await?;
-        let repaired = self.history.mark_repaired(conn).await.map_err(db_err("repairing the history"))?;
+        let repaired = self
+            .history
+            .mark_repaired(conn)
+            .await
+            .map_err(db_err("repairing the history"))?;
         let mut recorded = 0;
         for (i, name) in self.names().iter().enumerate() {
             if !rec.applied.contains_key(*name) {
@@ -487,7 +581,17 @@ impl Runner {
             if rec.checksum(name) != Some(current.as_str()) {
                 let now = history::now();
                 self.history
-                    .append(conn, name, "repair", Some(&current), now, Some(now), Outcome::Succeeded, None, true)
+                    .append(
+                        conn,
+                        name,
+                        "repair",
+                        Some(&current),
+                        now,
+                        Some(now),
+                        Outcome::Succeeded,
+                        None,
+                        true,
+                    )
                     .await
                     .map_err(db_err("recording a checksum"))?;
                 recorded += 1;
@@ -505,24 +609,35 @@ impl Runner {
     }
 
     async fn run(&self, op: Op) -> Result<Vec<Step>, MigrateError> {
-        self.ensure_bookkeeping().await?;
-        // Unlocked pre-check: a no-op run costs two reads and takes no lock.
-        let rec = self.read(&self.db, true).await?;
-        let nothing = match &op {
-            Op::Up(t) => self.plan_for(&rec, Direction::Up, t)?.steps.is_empty(),
-            Op::Down(t) => self.plan_for(&rec, Direction::Down, t)?.steps.is_empty(),
-            Op::Fresh | Op::Refresh => false,
+        // Unlocked pre-check: a no-op run costs three reads and takes no lock.
+        let exists = self.bookkeeping_exists().await?;
+        let rec = self.read(&self.db, exists).await?;
+        // Validate the target before anything changes, even on a database never migrated.
+        let planned = match &op {
+            Op::Up(t) => Some(self.plan_for(&rec, Direction::Up, t)?),
+            Op::Down(t) => Some(self.plan_for(&rec, Direction::Down, t)?),
+            Op::Fresh | Op::Refresh => None,
         };
+        let nothing = exists && planned.is_some_and(|p| p.steps.is_empty());
         if nothing {
             let problems = self.problems(&rec).await?;
             refuse(problems)?;
-            let direction = if matches!(op, Op::Down(_)) { Direction::Down } else { Direction::Up };
+            let direction = if matches!(op, Op::Down(_)) {
+                Direction::Down
+            } else {
+                Direction::Up
+            };
             (self.observer)(&Event::NothingToDo { direction });
             return Ok(Vec::new());
         }
         if let Some((config, url)) = &self.options.backup {
             if backup::holds_data(&self.db).await? {
-                let label = rec.applied.keys().next_back().cloned().unwrap_or_else(|| "empty".into());
+                let label = rec
+                    .applied
+                    .keys()
+                    .next_back()
+                    .cloned()
+                    .unwrap_or_else(|| "empty".into());
                 let taken = backup::take(&self.db, url, config, &label).await?;
                 (self.observer)(&Event::BackupTaken { backup: &taken });
             }
@@ -540,6 +655,7 @@ impl Runner {
         C: ConnectionTrait + TransactionTrait<Transaction = DatabaseTransaction>,
         for<'c> &'c C: IntoSchemaManagerConnection<'c>,
     {
+        self.ensure_bookkeeping(conn).await?;
         // Re-read: another runner may have migrated while we waited for the lock.
         let mut rec = self.read(conn, true).await?;
         self.fail_abandoned(conn, &mut rec).await?;
@@ -551,7 +667,13 @@ impl Runner {
                 self.execute(conn, &plan, &mut steps).await?;
             }
             Op::Down(target) => {
-                refuse(self.problems(&rec).await?.into_iter().filter(|p| !matches!(p, Problem::OutOfOrder { .. })).collect())?;
+                refuse(
+                    self.problems(&rec)
+                        .await?
+                        .into_iter()
+                        .filter(|p| !matches!(p, Problem::OutOfOrder { .. }))
+                        .collect(),
+                )?;
                 let plan = self.plan_for(&rec, Direction::Down, target)?;
                 self.execute(conn, &plan, &mut steps).await?;
             }
@@ -564,9 +686,14 @@ impl Runner {
                 self.execute(conn, &plan, &mut steps).await?;
             }
             Op::Fresh => {
-                let tables = drop_all_tables_except(conn, &[history::TABLE]).await.map_err(db_err("dropping all tables"))?;
+                let tables = drop_all_tables_except(conn, &[history::TABLE])
+                    .await
+                    .map_err(db_err("dropping all tables"))?;
                 (self.observer)(&Event::DroppedTables { tables: &tables });
-                self.ledger.ensure(conn).await.map_err(db_err("creating the migration ledger"))?;
+                self.ledger
+                    .ensure(conn)
+                    .await
+                    .map_err(db_err("creating the migration ledger"))?;
                 let rec = self.read(conn, true).await?;
                 let plan = self.plan_for(&rec, Direction::Up, &Target::All)?;
                 self.execute(conn, &plan, &mut steps).await?;
@@ -577,8 +704,16 @@ impl Runner {
 
     /// Under the lock, an `in-progress` row can only be left by a runner that died: mark it
     /// failed so it blocks until repaired.
-    async fn fail_abandoned<C: ConnectionTrait>(&self, conn: &C, rec: &mut Recorded) -> Result<(), MigrateError> {
-        for e in rec.entries.iter_mut().filter(|e| e.outcome == Outcome::InProgress && e.repaired_at.is_none()) {
+    async fn fail_abandoned<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        rec: &mut Recorded,
+    ) -> Result<(), MigrateError> {
+        for e in rec
+            .entries
+            .iter_mut()
+            .filter(|e| e.outcome == Outcome::InProgress && e.repaired_at.is_none())
+        {
             let why = "the runner stopped before this migration finished (killed or crashed)";
             self.history
                 .finish(conn, e.id, e.started_at, Outcome::Failed, Some(why))
@@ -590,18 +725,30 @@ impl Runner {
         Ok(())
     }
 
-    async fn execute<C>(&self, conn: &C, plan: &Plan, steps: &mut Vec<Step>) -> Result<(), MigrateError>
+    async fn execute<C>(
+        &self,
+        conn: &C,
+        plan: &Plan,
+        steps: &mut Vec<Step>,
+    ) -> Result<(), MigrateError>
     where
         C: ConnectionTrait + TransactionTrait<Transaction = DatabaseTransaction>,
         for<'c> &'c C: IntoSchemaManagerConnection<'c>,
     {
         if plan.steps.is_empty() {
-            (self.observer)(&Event::NothingToDo { direction: plan.direction });
+            (self.observer)(&Event::NothingToDo {
+                direction: plan.direction,
+            });
         }
         for &index in &plan.steps {
-            let Some(migration) = self.migrations.get(index) else { continue };
+            let Some(migration) = self.migrations.get(index) else {
+                continue;
+            };
             let checksum = self.checksum(index).await?;
-            steps.push(self.run_one(conn, migration.as_ref(), plan.direction, &checksum).await?);
+            steps.push(
+                self.run_one(conn, migration.as_ref(), plan.direction, &checksum)
+                    .await?,
+            );
         }
         Ok(())
     }
@@ -622,14 +769,29 @@ impl Runner {
         let started = Instant::now();
         let started_at = history::now();
         let backend = self.backend();
-        let transactional = migration.use_transaction().unwrap_or(backend != DbBackend::MySql);
+        let transactional = migration
+            .use_transaction()
+            .unwrap_or(backend != DbBackend::MySql);
         let dir = direction.as_str();
         let result: Result<(), DbErr> = if transactional {
-            let txn = conn.begin().await.map_err(db_err("starting a transaction"))?;
+            let txn = conn
+                .begin()
+                .await
+                .map_err(db_err("starting a transaction"))?;
             let body = async {
                 apply::<DatabaseTransaction>(&txn, &self.ledger, migration, direction).await?;
                 self.history
-                    .append(&txn, version, dir, Some(checksum), started_at, Some(history::now()), Outcome::Succeeded, None, true)
+                    .append(
+                        &txn,
+                        version,
+                        dir,
+                        Some(checksum),
+                        started_at,
+                        Some(history::now()),
+                        Outcome::Succeeded,
+                        None,
+                        true,
+                    )
                     .await
                     .map(|_| ())
             }
@@ -642,7 +804,17 @@ impl Runner {
                     let _ = txn.rollback().await;
                     let _ = self
                         .history
-                        .append(conn, version, dir, Some(checksum), started_at, Some(history::now()), Outcome::Failed, Some(&e.to_string()), true)
+                        .append(
+                            conn,
+                            version,
+                            dir,
+                            Some(checksum),
+                            started_at,
+                            Some(history::now()),
+                            Outcome::Failed,
+                            Some(&e.to_string()),
+                            true,
+                        )
                         .await;
                     Err(e)
                 }
@@ -650,7 +822,17 @@ impl Runner {
         } else {
             let id = self
                 .history
-                .append(conn, version, dir, Some(checksum), started_at, None, Outcome::InProgress, None, false)
+                .append(
+                    conn,
+                    version,
+                    dir,
+                    Some(checksum),
+                    started_at,
+                    None,
+                    Outcome::InProgress,
+                    None,
+                    false,
+                )
                 .await
                 .map_err(db_err("recording the start in the migration history"))?;
             let body = apply(conn, &self.ledger, migration, direction).await;
@@ -667,7 +849,11 @@ impl Runner {
         match result {
             Ok(()) => {
                 let duration = started.elapsed();
-                (self.observer)(&Event::Finished { version, direction, duration });
+                (self.observer)(&Event::Finished {
+                    version,
+                    direction,
+                    duration,
+                });
                 Ok(Step {
                     version: version.to_string(),
                     direction,
@@ -676,7 +862,11 @@ impl Runner {
             }
             Err(err) => {
                 let cause = err.to_string();
-                (self.observer)(&Event::Failed { version, direction, error: &cause });
+                (self.observer)(&Event::Failed {
+                    version,
+                    direction,
+                    error: &cause,
+                });
                 let consequence = if transactional {
                     "Its changes were rolled back, so the database is as it was before it; migrations before it \
                      stay applied. Fix the migration and run the command again."
@@ -769,7 +959,9 @@ pub async fn list_tables<C: ConnectionTrait>(db: &C) -> Result<Vec<String>, DbEr
             "SELECT CAST(table_name AS CHAR) AS name FROM information_schema.tables \
              WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE' ORDER BY 1"
         }
-        _ => "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY 1",
+        _ => {
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY 1"
+        }
     };
     db.query_all_raw(Statement::from_string(backend, sql))
         .await?
@@ -784,9 +976,16 @@ pub async fn drop_all_tables<C: ConnectionTrait>(db: &C) -> Result<Vec<String>, 
 }
 
 /// Drops every table but `keep`; works inside a transaction on SQLite.
-pub async fn drop_all_tables_except<C: ConnectionTrait>(db: &C, keep: &[&str]) -> Result<Vec<String>, DbErr> {
+pub async fn drop_all_tables_except<C: ConnectionTrait>(
+    db: &C,
+    keep: &[&str],
+) -> Result<Vec<String>, DbErr> {
     let backend = db.get_database_backend();
-    let tables: Vec<String> = list_tables(db).await?.into_iter().filter(|t| !keep.contains(&t.as_str())).collect();
+    let tables: Vec<String> = list_tables(db)
+        .await?
+        .into_iter()
+        .filter(|t| !keep.contains(&t.as_str()))
+        .collect();
     if tables.is_empty() {
         return Ok(tables);
     }
@@ -797,20 +996,25 @@ pub async fn drop_all_tables_except<C: ConnectionTrait>(db: &C, keep: &[&str]) -
     let list: Vec<String> = tables.iter().map(|t| quote(t)).collect();
     match backend {
         DbBackend::Postgres => {
-            db.execute_unprepared(&format!("DROP TABLE IF EXISTS {} CASCADE", list.join(", "))).await?;
+            db.execute_unprepared(&format!("DROP TABLE IF EXISTS {} CASCADE", list.join(", ")))
+                .await?;
         }
         DbBackend::MySql => {
             db.execute_unprepared("SET FOREIGN_KEY_CHECKS = 0").await?;
-            let result = db.execute_unprepared(&format!("DROP TABLE IF EXISTS {}", list.join(", "))).await;
+            let result = db
+                .execute_unprepared(&format!("DROP TABLE IF EXISTS {}", list.join(", ")))
+                .await;
             db.execute_unprepared("SET FOREIGN_KEY_CHECKS = 1").await?;
             result?;
         }
         _ => {
             // `PRAGMA foreign_keys` cannot change inside a transaction; deferring the checks
             // to commit time works in and out of one.
-            db.execute_unprepared("PRAGMA defer_foreign_keys = ON").await?;
+            db.execute_unprepared("PRAGMA defer_foreign_keys = ON")
+                .await?;
             for t in &list {
-                db.execute_unprepared(&format!("DROP TABLE IF EXISTS {t}")).await?;
+                db.execute_unprepared(&format!("DROP TABLE IF EXISTS {t}"))
+                    .await?;
             }
         }
     }

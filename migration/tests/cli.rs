@@ -4,76 +4,13 @@
 
 #[path = "../../tests/common/mod.rs"]
 mod common;
+mod support;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
 use common::{Backend, TestDb};
-use migration::inspect;
-
-const BIN: &str = env!("CARGO_BIN_EXE_migration");
-
-fn run(dir: &Path, url: Option<&str>, args: &[&str]) -> Output {
-    let mut cmd = Command::new(BIN);
-    cmd.current_dir(dir)
-        .args(args)
-        .env_remove("DATABASE_URL")
-        .env_remove("DATABASE_SCHEMA");
-    if let Some(url) = url {
-        cmd.env("DATABASE_URL", url);
-    }
-    cmd.output().expect("run migration binary")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn ok(o: Output) -> Output {
-    assert!(
-        o.status.success(),
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        o.status.code(),
-        stdout(&o),
-        stderr(&o)
-    );
-    o
-}
-
-/// (applied versions) from `status --format json`.
-fn applied(dir: &Path, url: &str) -> Vec<String> {
-    let o = ok(run(dir, Some(url), &["status", "--format", "json"]));
-    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).expect("status JSON");
-    doc["migrations"]
-        .as_array()
-        .expect("migrations array")
-        .iter()
-        .filter(|m| m["status"] == "applied")
-        .map(|m| m["version"].as_str().unwrap_or_default().to_string())
-        .collect()
-}
-
-async fn snapshot(db: &TestDb) -> (inspect::Schema, Vec<(String, i64)>) {
-    let conn = db.connect().await;
-    let schema = inspect::inspect(&conn).await.expect("inspect");
-    let ledger = if schema.tables.contains_key("seaql_migrations") {
-        migration::Ledger::default()
-            .applied(&conn)
-            .await
-            .expect("ledger")
-            .into_iter()
-            .map(|m| (m.version, m.applied_at))
-            .collect()
-    } else {
-        Vec::new()
-    };
-    let _ = conn.close().await;
-    (schema, ledger)
-}
+use support::{BIN, applied, ok, run, snapshot, stderr, stdout};
 
 const M1: &str = "m20250128_100000_initial_schema";
 const M2: &str = "m20250128_110000_lidar_integration";
@@ -150,7 +87,11 @@ async fn command_set_on_every_backend() {
         assert_eq!(applied(d, url), [M1, M2, M3], "{b:?}: fresh");
         let (schema, _) = snapshot(&db).await;
         assert!(!schema.tables.contains_key("stray"), "{b:?}");
-        assert_eq!(schema.tables.len(), 12, "{b:?}: 10 tables + ledger + history");
+        assert_eq!(
+            schema.tables.len(),
+            12,
+            "{b:?}: 10 tables + ledger + history"
+        );
     });
 }
 
