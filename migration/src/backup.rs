@@ -46,14 +46,19 @@ const BOOKKEEPING: [&str; 2] = ["seaql_migrations", history::TABLE];
 /// Whether any table other than the migration bookkeeping has a row.
 pub async fn holds_data<C: ConnectionTrait>(db: &C) -> Result<bool, MigrateError> {
     let backend = db.get_database_backend();
-    let tables = runner::list_tables(db).await.map_err(err("listing tables"))?;
+    let tables = runner::list_tables(db)
+        .await
+        .map_err(err("listing tables"))?;
     for t in tables.iter().filter(|t| !BOOKKEEPING.contains(&t.as_str())) {
         let quoted = match backend {
             DbBackend::MySql => format!("`{}`", t.replace('`', "``")),
             _ => format!("\"{}\"", t.replace('"', "\"\"")),
         };
         let row = db
-            .query_one_raw(Statement::from_string(backend, format!("SELECT 1 AS one FROM {quoted} LIMIT 1")))
+            .query_one_raw(Statement::from_string(
+                backend,
+                format!("SELECT 1 AS one FROM {quoted} LIMIT 1"),
+            ))
             .await
             .map_err(err("looking for data"))?;
         if row.is_some() {
@@ -86,7 +91,13 @@ fn file_stem(url: &DatabaseUrl) -> String {
         .unwrap_or("database")
         .to_string();
     base.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -100,9 +111,13 @@ pub async fn take(
 ) -> Result<Backup, MigrateError> {
     let backend = url.backend();
     std::fs::create_dir_all(&config.dir).map_err(|e| MigrateError::Backup {
-        what: format!("cannot create the backup directory {}", config.dir.display()),
+        what: format!(
+            "cannot create the backup directory {}",
+            config.dir.display()
+        ),
         cause: e.to_string(),
-        fix: "pass a writable directory with --backup-dir (or OHT50_BACKUP_DIR), or --no-backup".into(),
+        fix: "pass a writable directory with --backup-dir (or OHT50_BACKUP_DIR), or --no-backup"
+            .into(),
     })?;
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%3fZ");
     let stem = file_stem(url);
@@ -113,7 +128,12 @@ pub async fn take(
         DbBackend::Postgres => {
             let (conn, pass) = libpq_url(url);
             let mut cmd = tool("pg_dump")?;
-            cmd.arg("--format=custom").arg("--no-owner").arg("--file").arg(&path).arg("--dbname").arg(conn);
+            cmd.arg("--format=custom")
+                .arg("--no-owner")
+                .arg("--file")
+                .arg(&path)
+                .arg("--dbname")
+                .arg(conn);
             if let Some(p) = pass {
                 cmd.env("PGPASSWORD", p);
             }
@@ -122,7 +142,11 @@ pub async fn take(
         DbBackend::MySql => {
             let mut cmd = tool("mysqldump")?;
             mysql_args(&mut cmd, url);
-            cmd.arg("--single-transaction").arg("--routines").arg("--triggers").arg("--result-file").arg(&path);
+            cmd.arg("--single-transaction")
+                .arg("--routines")
+                .arg("--triggers")
+                .arg("--result-file")
+                .arg(&path);
             cmd.arg(url.database_name());
             run_tool(cmd, "mysqldump", url).await?;
         }
@@ -133,7 +157,8 @@ pub async fn take(
                 .map_err(|e| MigrateError::Backup {
                     what: format!("VACUUM INTO {} failed", path.display()),
                     cause: e.to_string(),
-                    fix: "check the backup directory is writable and has room, or pass --no-backup".into(),
+                    fix: "check the backup directory is writable and has room, or pass --no-backup"
+                        .into(),
                 })?;
         }
     }
@@ -144,13 +169,15 @@ pub async fn take(
 
 /// Deletes all but the newest `keep` backups of `stem` in `dir`.
 pub fn prune(dir: &Path, stem: &str, ext: &str, keep: usize) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     let mut files: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with(&format!("{stem}-")) && n.ends_with(&format!(".{ext}")))
+            p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                n.starts_with(&format!("{stem}-")) && n.ends_with(&format!(".{ext}"))
+            })
         })
         .collect();
     files.sort();
@@ -176,7 +203,10 @@ pub fn backend_of_file(path: &Path) -> Result<DbBackend, MigrateError> {
         Ok(DbBackend::Sqlite)
     } else if head.starts_with(b"PGDMP") {
         Ok(DbBackend::Postgres)
-    } else if head.starts_with(b"-- MySQL dump") || head.starts_with(b"-- MariaDB dump") || head.starts_with(b"/*M!999999") {
+    } else if head.starts_with(b"-- MySQL dump")
+        || head.starts_with(b"-- MariaDB dump")
+        || head.starts_with(b"/*M!999999")
+    {
         Ok(DbBackend::MySql)
     } else {
         Err(MigrateError::Backup {
@@ -209,7 +239,9 @@ pub async fn restore(
             fix: "restore it into a database of its own kind".into(),
         });
     }
-    let tables = runner::list_tables(&db).await.map_err(err("listing tables"))?;
+    let tables = runner::list_tables(&db)
+        .await
+        .map_err(err("listing tables"))?;
     if !tables.is_empty() && !overwrite {
         return Err(MigrateError::Backup {
             what: format!("the target database is not empty ({} tables)", tables.len()),
@@ -233,18 +265,26 @@ pub async fn restore(
             })?;
         }
         DbBackend::Postgres => {
-            runner::drop_all_tables(&db).await.map_err(err("emptying the target database"))?;
+            runner::drop_all_tables(&db)
+                .await
+                .map_err(err("emptying the target database"))?;
             let _ = db.close().await;
             let (conn, pass) = libpq_url(url);
             let mut cmd = tool("pg_restore")?;
-            cmd.arg("--no-owner").arg("--exit-on-error").arg("--dbname").arg(conn).arg(file);
+            cmd.arg("--no-owner")
+                .arg("--exit-on-error")
+                .arg("--dbname")
+                .arg(conn)
+                .arg(file);
             if let Some(p) = pass {
                 cmd.env("PGPASSWORD", p);
             }
             run_tool(cmd, "pg_restore", url).await?;
         }
         _ => {
-            runner::drop_all_tables(&db).await.map_err(err("emptying the target database"))?;
+            runner::drop_all_tables(&db)
+                .await
+                .map_err(err("emptying the target database"))?;
             let _ = db.close().await;
             let mut cmd = tool("mysql")?;
             mysql_args(&mut cmd, url);
@@ -285,11 +325,18 @@ fn tool(name: &str) -> Result<tokio::process::Command, MigrateError> {
         });
     }
     let mut cmd = tokio::process::Command::new(name);
-    cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).kill_on_drop(true);
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
     Ok(cmd)
 }
 
-async fn run_tool(mut cmd: tokio::process::Command, name: &str, url: &DatabaseUrl) -> Result<(), MigrateError> {
+async fn run_tool(
+    mut cmd: tokio::process::Command,
+    name: &str,
+    url: &DatabaseUrl,
+) -> Result<(), MigrateError> {
     let out = cmd.output().await.map_err(|e| MigrateError::Backup {
         what: format!("cannot run {name}"),
         cause: e.to_string(),
@@ -316,7 +363,12 @@ fn libpq_url(url: &DatabaseUrl) -> (String, Option<String>) {
     let _ = parsed.set_password(None);
     let keep: Vec<(String, String)> = parsed
         .query_pairs()
-        .filter(|(k, _)| matches!(k.as_ref(), "sslmode" | "sslrootcert" | "sslcert" | "sslkey" | "application_name"))
+        .filter(|(k, _)| {
+            matches!(
+                k.as_ref(),
+                "sslmode" | "sslrootcert" | "sslcert" | "sslkey" | "application_name"
+            )
+        })
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
     parsed.set_query(None);
@@ -329,7 +381,10 @@ fn libpq_url(url: &DatabaseUrl) -> (String, Option<String>) {
 
 fn mysql_args(cmd: &mut tokio::process::Command, url: &DatabaseUrl) {
     if let Ok(parsed) = url::Url::parse(url.expose()) {
-        cmd.arg(format!("--host={}", parsed.host_str().unwrap_or("127.0.0.1")));
+        cmd.arg(format!(
+            "--host={}",
+            parsed.host_str().unwrap_or("127.0.0.1")
+        ));
         cmd.arg(format!("--port={}", parsed.port().unwrap_or(3306)));
         if !parsed.username().is_empty() {
             cmd.arg(format!("--user={}", percent_decode(parsed.username())));

@@ -16,7 +16,9 @@ use crate::doctor;
 use crate::error::{MigrateError, Versions};
 use crate::generate::{self, Clock};
 use crate::plan::{Direction, Target};
-use crate::runner::{ChecksumState, Event, MigrationState, RunOptions, Runner, State, Step, backend_name};
+use crate::runner::{
+    ChecksumState, Event, MigrationState, RunOptions, Runner, State, Step, backend_name,
+};
 
 /// Command-line arguments of `migration`.
 #[derive(Debug, Parser)]
@@ -30,11 +32,23 @@ use crate::runner::{ChecksumState, Event, MigrationState, RunOptions, Runner, St
 )]
 pub struct Cli {
     /// Database URL, e.g. postgres://user:password@host:5432/db, mysql://..., sqlite://file.db
-    #[arg(short = 'u', long, env = "DATABASE_URL", global = true, hide_env_values = true)]
-    pub database_url: Option<String>,
+    #[arg(
+        short = 'u',
+        long,
+        env = "DATABASE_URL",
+        global = true,
+        hide_env_values = true
+    )]
+    pub database_url: Option<SecretUrl>,
 
     /// PostgreSQL schema to migrate (search_path); ignored by MySQL and SQLite
-    #[arg(short = 's', long, env = "DATABASE_SCHEMA", global = true, hide_env_values = true)]
+    #[arg(
+        short = 's',
+        long,
+        env = "DATABASE_SCHEMA",
+        global = true,
+        hide_env_values = true
+    )]
     pub database_schema: Option<String>,
 
     /// Log every SQL statement to stderr
@@ -49,6 +63,24 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+/// A database URL as typed, before validation; its `Debug` never shows it (it may hold a
+/// password).
+#[derive(Clone)]
+pub struct SecretUrl(pub String);
+
+impl std::str::FromStr for SecretUrl {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_string()))
+    }
+}
+
+impl std::fmt::Debug for SecretUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretUrl(***)")
+    }
+}
+
 /// Flags shared by every command that changes the database.
 #[derive(Debug, Clone, Args)]
 pub struct Safety {
@@ -61,15 +93,33 @@ pub struct Safety {
     pub yes: bool,
 
     /// Seconds to wait for another runner's migration lock
-    #[arg(long, env = "OHT50_LOCK_TIMEOUT", global = true, default_value_t = 300, value_name = "SECS")]
+    #[arg(
+        long,
+        env = "OHT50_LOCK_TIMEOUT",
+        global = true,
+        default_value_t = 300,
+        value_name = "SECS"
+    )]
     pub lock_timeout: u64,
 
     /// Directory for the backups taken before changing a database that holds data
-    #[arg(long, env = "OHT50_BACKUP_DIR", global = true, default_value = "backups", value_name = "DIR")]
+    #[arg(
+        long,
+        env = "OHT50_BACKUP_DIR",
+        global = true,
+        default_value = "backups",
+        value_name = "DIR"
+    )]
     pub backup_dir: PathBuf,
 
     /// How many backups to keep per database
-    #[arg(long, env = "OHT50_BACKUP_KEEP", global = true, default_value_t = 10, value_name = "N")]
+    #[arg(
+        long,
+        env = "OHT50_BACKUP_KEEP",
+        global = true,
+        default_value_t = 10,
+        value_name = "N"
+    )]
     pub keep_backups: usize,
 
     /// Do not back up before changing the database
@@ -254,7 +304,10 @@ impl Command {
 /// Every error is printed as one paragraph on stderr.
 pub async fn run<M: MigratorTrait>(cli: Cli) -> i32 {
     let log = EventLog::new(
-        cli.command.as_ref().map(Command::event_format).unwrap_or_default(),
+        cli.command
+            .as_ref()
+            .map(Command::event_format)
+            .unwrap_or_default(),
         cli.safety.log_file.clone(),
     );
     match execute::<M>(cli, log.clone()).await {
@@ -276,13 +329,25 @@ pub async fn execute<M: MigratorTrait>(cli: Cli, log: EventLog) -> Result<(), Mi
         allow_destructive: false,
         format: Format::Text,
     });
-    if let Command::Generate { name, local_time, .. } = &command {
-        let cwd = std::env::current_dir()
-            .map_err(|e| MigrateError::Generate(format!("cannot read the current directory: {e}")))?;
-        let clock = if *local_time { Clock::Local } else { Clock::Utc };
+    if let Command::Generate {
+        name, local_time, ..
+    } = &command
+    {
+        let cwd = std::env::current_dir().map_err(|e| {
+            MigrateError::Generate(format!("cannot read the current directory: {e}"))
+        })?;
+        let clock = if *local_time {
+            Clock::Local
+        } else {
+            Clock::Utc
+        };
         let made = generate::generate(&cwd, name, chrono::Utc::now(), clock)?;
         println!("Created {}", made.path.display());
-        println!("Registered {} in {}", made.module, made.registered_in.display());
+        println!(
+            "Registered {} in {}",
+            made.module,
+            made.registered_in.display()
+        );
         return Ok(());
     }
     if let Command::Sql(args) = &command {
@@ -291,7 +356,11 @@ pub async fn execute<M: MigratorTrait>(cli: Cli, log: EventLog) -> Result<(), Mi
     let safety = cli.safety;
     let destructive = matches!(
         command,
-        Command::Fresh { .. } | Command::Refresh { .. } | Command::Reset { .. } | Command::Down { dry_run: false, .. } | Command::Restore { .. }
+        Command::Fresh { .. }
+            | Command::Refresh { .. }
+            | Command::Reset { .. }
+            | Command::Down { dry_run: false, .. }
+            | Command::Restore { .. }
     );
     if destructive && safety.environment == Environment::Production && !safety.yes {
         return Err(MigrateError::NeedsConfirmation {
@@ -299,7 +368,7 @@ pub async fn execute<M: MigratorTrait>(cli: Cli, log: EventLog) -> Result<(), Mi
         });
     }
 
-    let url = DatabaseUrl::resolve(cli.database_url.as_deref())?;
+    let url = DatabaseUrl::resolve(cli.database_url.as_ref().map(|u| u.0.as_str()))?;
     if url.is_default() {
         eprintln!(
             "No DATABASE_URL given: using the SQLite database ./{DEFAULT_SQLITE_FILE} (created if missing). \
@@ -321,7 +390,13 @@ pub async fn execute<M: MigratorTrait>(cli: Cli, log: EventLog) -> Result<(), Mi
     let db = connect(&url, &settings).await?;
     let options = RunOptions {
         lock_timeout: Duration::from_secs(safety.lock_timeout),
-        allow_out_of_order: matches!(command, Command::Up { allow_out_of_order: true, .. }),
+        allow_out_of_order: matches!(
+            command,
+            Command::Up {
+                allow_out_of_order: true,
+                ..
+            }
+        ),
         backup: (!safety.no_backup).then(|| (backup_config.clone(), url.clone())),
     };
     let observer = log.clone();
@@ -356,8 +431,11 @@ async fn dispatch(
         Command::Status { format, check } => {
             let states = runner.status().await?;
             print_status(url, runner, &states, format);
-            let pending: Vec<String> =
-                states.iter().filter(|s| s.status == State::Pending).map(|s| s.version.clone()).collect();
+            let pending: Vec<String> = states
+                .iter()
+                .filter(|s| s.status == State::Pending)
+                .map(|s| s.version.clone())
+                .collect();
             if check && !pending.is_empty() {
                 return Err(MigrateError::Pending {
                     count: pending.len(),
@@ -380,13 +458,21 @@ async fn dispatch(
                             e.direction,
                             e.version,
                             e.outcome.as_str(),
-                            e.duration_ms.map(|d| format!("{d} ms")).unwrap_or_else(|| "-".into()),
+                            e.duration_ms
+                                .map(|d| format!("{d} ms"))
+                                .unwrap_or_else(|| "-".into()),
                             e.os_user,
                             e.host,
-                            e.checksum.as_deref().map(|c| &c[..c.len().min(12)]).unwrap_or("-"),
+                            e.checksum
+                                .as_deref()
+                                .map(|c| &c[..c.len().min(12)])
+                                .unwrap_or("-"),
                             e.error
                                 .as_deref()
-                                .map(|err| format!("  error: {}", err.lines().next().unwrap_or(err)))
+                                .map(|err| format!(
+                                    "  error: {}",
+                                    err.lines().next().unwrap_or(err)
+                                ))
                                 .unwrap_or_default()
                         );
                     }
@@ -395,7 +481,9 @@ async fn dispatch(
         }
         Command::Repair => {
             let (checksums, repaired) = runner.repair().await?;
-            println!("Repair: recorded {checksums} checksum(s), marked {repaired} failed run(s) as repaired.");
+            println!(
+                "Repair: recorded {checksums} checksum(s), marked {repaired} failed run(s) as repaired."
+            );
         }
         Command::Fresh { .. } => report(runner.fresh().await?),
         Command::Refresh { .. } => report(runner.refresh().await?),
@@ -410,7 +498,11 @@ async fn dispatch(
                 .next_back()
                 .unwrap_or_else(|| "empty".into());
             let taken = backup::take(runner.connection(), url, backup_config, &label).await?;
-            println!("Backup written: {} ({} bytes)", taken.path.display(), taken.bytes);
+            println!(
+                "Backup written: {} ({} bytes)",
+                taken.path.display(),
+                taken.bytes
+            );
         }
         Command::Restore { file, overwrite } => {
             backup::restore(runner.connection().clone(), url, &file, overwrite).await?;
@@ -451,7 +543,10 @@ fn report(steps: Vec<Step>) {
     if steps.is_empty() {
         return;
     }
-    let ups = steps.iter().filter(|s| s.direction == Direction::Up).count();
+    let ups = steps
+        .iter()
+        .filter(|s| s.direction == Direction::Up)
+        .count();
     let downs = steps.len() - ups;
     let total: u128 = steps.iter().map(|s| s.duration_ms).sum();
     let mut parts = Vec::new();
@@ -476,10 +571,17 @@ impl EventLog {
     /// opened is reported once on stderr and skipped).
     pub fn new(format: Format, file: Option<PathBuf>) -> Self {
         let file = file.and_then(|p| {
-            match std::fs::OpenOptions::new().create(true).append(true).open(&p) {
+            match std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&p)
+            {
                 Ok(f) => Some(Arc::new(Mutex::new(f))),
                 Err(e) => {
-                    eprintln!("warning: cannot open the log file {}: {e}; logging to stderr only", p.display());
+                    eprintln!(
+                        "warning: cannot open the log file {}: {e}; logging to stderr only",
+                        p.display()
+                    );
                     None
                 }
             }
@@ -503,7 +605,9 @@ impl EventLog {
             if let Ok(mut f) = file.lock() {
                 let _ = match self.format {
                     Format::Json => writeln!(f, "{obj}"),
-                    Format::Text => writeln!(f, "{ts} - migration - {} - {text}", level.to_uppercase()),
+                    Format::Text => {
+                        writeln!(f, "{ts} - migration - {} - {text}", level.to_uppercase())
+                    }
                 };
             }
         }
@@ -521,7 +625,9 @@ impl EventLog {
     /// Reports a runner event.
     pub fn event(&self, event: &Event<'_>) {
         use serde_json::json;
-        let verb = |d: Direction, up: &'static str, down: &'static str| if d == Direction::Up { up } else { down };
+        let verb = |d: Direction, up: &'static str, down: &'static str| {
+            if d == Direction::Up { up } else { down }
+        };
         match event {
             Event::Started { version, direction } => self.emit(
                 "info",
@@ -576,9 +682,17 @@ fn print_status(url: &DatabaseUrl, runner: &Runner, states: &[MigrationState], f
             println!("{doc}");
         }
         Format::Text => {
-            let width = states.iter().map(|s| s.version.len()).max().unwrap_or(9).max(9);
+            let width = states
+                .iter()
+                .map(|s| s.version.len())
+                .max()
+                .unwrap_or(9)
+                .max(9);
             println!("Database: {} ({})", url.redacted(), backend_name(backend));
-            println!("{:<width$}  {:<8}  {:<19}  {:>8}  Checksum", "Migration", "Status", "Applied at (UTC)", "Took");
+            println!(
+                "{:<width$}  {:<8}  {:<19}  {:>8}  Checksum",
+                "Migration", "Status", "Applied at (UTC)", "Took"
+            );
             for s in states {
                 let status = match s.status {
                     State::Applied => "applied",
@@ -589,24 +703,35 @@ fn print_status(url: &DatabaseUrl, runner: &Runner, states: &[MigrationState], f
                     .applied_at
                     .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
                     .unwrap_or_else(|| "-".into());
-                let took = s.duration_ms.map(|d| format!("{d} ms")).unwrap_or_else(|| "-".into());
+                let took = s
+                    .duration_ms
+                    .map(|d| format!("{d} ms"))
+                    .unwrap_or_else(|| "-".into());
                 let checksum = match s.checksum {
                     ChecksumState::Ok => "ok",
                     ChecksumState::Changed => "CHANGED",
                     ChecksumState::Unrecorded => "unrecorded",
                     ChecksumState::None => "-",
                 };
-                println!("{:<width$}  {status:<8}  {at:<19}  {took:>8}  {checksum}", s.version);
+                println!(
+                    "{:<width$}  {status:<8}  {at:<19}  {took:>8}  {checksum}",
+                    s.version
+                );
             }
             let unknown = states.iter().filter(|s| s.status == State::Unknown).count();
-            println!("{} migration(s), {pending} pending.", states.len() - unknown);
+            println!(
+                "{} migration(s), {pending} pending.",
+                states.len() - unknown
+            );
             if unknown > 0 {
                 println!(
                     "{unknown} applied migration(s) are UNKNOWN to this build: a newer build migrated this database."
                 );
             }
             if states.iter().any(|s| s.checksum == ChecksumState::Changed) {
-                println!("A CHANGED checksum means a migration was edited after it was applied: see `migration up` for the way out.");
+                println!(
+                    "A CHANGED checksum means a migration was edited after it was applied: see `migration up` for the way out."
+                );
             }
         }
     }
@@ -618,7 +743,12 @@ fn scrub(url: &DatabaseUrl, err: MigrateError) -> MigrateError {
             action,
             cause: url.scrub(&cause),
         },
-        MigrateError::MigrationFailed { version, direction, cause, consequence } => MigrateError::MigrationFailed {
+        MigrateError::MigrationFailed {
+            version,
+            direction,
+            cause,
+            consequence,
+        } => MigrateError::MigrationFailed {
             version,
             direction,
             cause: url.scrub(&cause),
@@ -646,4 +776,16 @@ fn init_statement_log() {
 /// Where `generate` would write when run from `dir` (for tests and tooling).
 pub fn migration_source_dir(dir: &std::path::Path) -> Option<PathBuf> {
     generate::locate_source_dir(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_of_parsed_arguments_hides_the_password() {
+        let cli = Cli::try_parse_from(["migration", "-u", "postgres://u:Hunter2@h/db", "status"]).unwrap();
+        let text = format!("{cli:?}");
+        assert!(!text.contains("Hunter2"), "{text}");
+    }
 }

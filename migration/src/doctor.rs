@@ -88,28 +88,50 @@ pub async fn run(runner: &Runner, url: &DatabaseUrl, backups: Option<&BackupConf
         DbBackend::MySql => "SELECT CAST(VERSION() AS CHAR) AS v",
         _ => "SELECT 'SQLite ' || sqlite_version() AS v",
     };
-    match db.query_one_raw(Statement::from_string(backend, version_sql)).await {
+    match db
+        .query_one_raw(Statement::from_string(backend, version_sql))
+        .await
+    {
         Ok(Some(row)) => {
             let v: String = row.try_get("", "v").unwrap_or_default();
-            checks.push(check("connection", Level::Ok, format!("{} — {}", url.redacted(), v)));
+            checks.push(check(
+                "connection",
+                Level::Ok,
+                format!("{} — {}", url.redacted(), v),
+            ));
         }
         Ok(None) | Err(_) => {
-            checks.push(check("connection", Level::Fail, format!("{} does not answer queries", url.redacted())));
+            checks.push(check(
+                "connection",
+                Level::Fail,
+                format!("{} does not answer queries", url.redacted()),
+            ));
             return Report { checks };
         }
     }
 
     match runner.status().await {
         Ok(states) => {
-            let pending: Vec<&str> =
-                states.iter().filter(|s| s.status == State::Pending).map(|s| s.version.as_str()).collect();
+            let pending: Vec<&str> = states
+                .iter()
+                .filter(|s| s.status == State::Pending)
+                .map(|s| s.version.as_str())
+                .collect();
             checks.push(if pending.is_empty() {
-                check("pending migrations", Level::Ok, "none: the schema is at the latest migration")
+                check(
+                    "pending migrations",
+                    Level::Ok,
+                    "none: the schema is at the latest migration",
+                )
             } else {
                 check(
                     "pending migrations",
                     Level::Warn,
-                    format!("{} pending ({}); `migration up` applies them", pending.len(), pending.join(", ")),
+                    format!(
+                        "{} pending ({}); `migration up` applies them",
+                        pending.len(),
+                        pending.join(", ")
+                    ),
                 )
             });
         }
@@ -137,16 +159,28 @@ pub async fn run(runner: &Runner, url: &DatabaseUrl, backups: Option<&BackupConf
             format!("held by {holder}: a migration is running now"),
         )),
         Ok(None) => checks.push(check("migration lock", Level::Ok, "free")),
-        Err(e) => checks.push(check("migration lock", Level::Warn, format!("cannot tell who holds it: {e}"))),
+        Err(e) => checks.push(check(
+            "migration lock",
+            Level::Warn,
+            format!("cannot tell who holds it: {e}"),
+        )),
     }
 
     if let Some(config) = backups {
         match backup::check_tool(backend) {
-            Ok(()) => checks.push(check("backup tool", Level::Ok, format!("{} backups can be taken", backend_name(backend)))),
+            Ok(()) => checks.push(check(
+                "backup tool",
+                Level::Ok,
+                format!("{} backups can be taken", backend_name(backend)),
+            )),
             Err(e) => checks.push(check("backup tool", Level::Fail, e.to_string())),
         }
         let size = database_size(db).await;
-        let dir = if config.dir.exists() { config.dir.clone() } else { std::path::PathBuf::from(".") };
+        let dir = if config.dir.exists() {
+            config.dir.clone()
+        } else {
+            std::path::PathBuf::from(".")
+        };
         match fs4::available_space(&dir) {
             Ok(free) => {
                 let needed = size.unwrap_or(0);
@@ -159,12 +193,26 @@ pub async fn run(runner: &Runner, url: &DatabaseUrl, backups: Option<&BackupConf
                 checks.push(if free > needed.saturating_mul(2) {
                     check("disk space", Level::Ok, detail)
                 } else if free > needed {
-                    check("disk space", Level::Warn, format!("{detail}: room for one backup only"))
+                    check(
+                        "disk space",
+                        Level::Warn,
+                        format!("{detail}: room for one backup only"),
+                    )
                 } else {
-                    check("disk space", Level::Fail, format!("{detail}: not enough for a backup; free space or pass --backup-dir"))
+                    check(
+                        "disk space",
+                        Level::Fail,
+                        format!(
+                            "{detail}: not enough for a backup; free space or pass --backup-dir"
+                        ),
+                    )
                 });
             }
-            Err(e) => checks.push(check("disk space", Level::Warn, format!("cannot measure free space in {}: {e}", dir.display()))),
+            Err(e) => checks.push(check(
+                "disk space",
+                Level::Warn,
+                format!("cannot measure free space in {}: {e}", dir.display()),
+            )),
         }
     }
     Report { checks }
@@ -180,7 +228,10 @@ async fn database_size<C: ConnectionTrait>(db: &C) -> Option<u64> {
         }
         _ => "SELECT page_count * page_size AS n FROM pragma_page_count(), pragma_page_size()",
     };
-    let row = db.query_one_raw(Statement::from_string(backend, sql)).await.ok()??;
+    let row = db
+        .query_one_raw(Statement::from_string(backend, sql))
+        .await
+        .ok()??;
     row.try_get::<i64>("", "n").ok().map(|n| n.max(0) as u64)
 }
 

@@ -90,7 +90,11 @@ pub enum MigrateError {
 
     /// A backup or restore failed.
     #[error("backup: {what}: {cause}. To go on: {fix}.")]
-    Backup { what: String, cause: String, fix: String },
+    Backup {
+        what: String,
+        cause: String,
+        fix: String,
+    },
 
     /// The dump tool a backup needs is not installed.
     #[error(
@@ -139,7 +143,9 @@ pub enum MigrateError {
     },
 
     /// `lint`, `drift` or `check` found problems; they are listed on stdout.
-    #[error("{command} found {summary}: see the findings listed above, fix them and run `migration {command}` again.")]
+    #[error(
+        "{command} found {summary}: see the findings listed above, fix them and run `migration {command}` again."
+    )]
     ReviewFailed {
         command: &'static str,
         summary: String,

@@ -92,7 +92,11 @@ pub fn host_name() -> String {
     std::env::var("HOSTNAME")
         .ok()
         .filter(|h| !h.is_empty())
-        .or_else(|| std::fs::read_to_string("/etc/hostname").ok().map(|h| h.trim().to_string()))
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|h| h.trim().to_string())
+        })
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "unknown-host".into())
 }
@@ -108,7 +112,8 @@ pub fn os_user() -> String {
 /// Current UTC time with microsecond precision.
 pub fn now() -> NaiveDateTime {
     let now = chrono::Utc::now().naive_utc();
-    chrono::Timelike::with_nanosecond(&now, now.and_utc().timestamp_subsec_micros() * 1000).unwrap_or(now)
+    chrono::Timelike::with_nanosecond(&now, now.and_utc().timestamp_subsec_micros() * 1000)
+        .unwrap_or(now)
 }
 
 /// Reads and appends to the history table.
@@ -135,7 +140,12 @@ impl History {
             .col(columns::string(Alias::new("checksum"), 64, true))
             .col(columns::timestamp(b, Alias::new("started_at"), false))
             .col(columns::timestamp(b, Alias::new("finished_at"), true))
-            .col(sea_orm::sea_query::ColumnDef::new(Alias::new("duration_ms")).big_integer().null().take())
+            .col(
+                sea_orm::sea_query::ColumnDef::new(Alias::new("duration_ms"))
+                    .big_integer()
+                    .null()
+                    .take(),
+            )
             .col(columns::string(Alias::new("outcome"), 16, false))
             .col(columns::text(Alias::new("error"), true))
             .col(columns::boolean(Alias::new("transactional"), true))
@@ -166,8 +176,18 @@ impl History {
             .into_table(Alias::new(TABLE))
             .columns(
                 [
-                    "version", "direction", "checksum", "started_at", "finished_at", "duration_ms", "outcome",
-                    "error", "transactional", "tool_version", "host", "os_user",
+                    "version",
+                    "direction",
+                    "checksum",
+                    "started_at",
+                    "finished_at",
+                    "duration_ms",
+                    "outcome",
+                    "error",
+                    "transactional",
+                    "tool_version",
+                    "host",
+                    "os_user",
                 ]
                 .map(Alias::new),
             )
@@ -193,7 +213,9 @@ impl History {
         let mut stmt = stmt;
         stmt.returning_col(Alias::new("id"));
         let row = db.query_one(&stmt).await?;
-        Ok(row.and_then(|r| r.try_get_by_index::<i64>(0).ok()).unwrap_or(0))
+        Ok(row
+            .and_then(|r| r.try_get_by_index::<i64>(0).ok())
+            .unwrap_or(0))
     }
 
     /// Marks row `id` finished.
@@ -210,7 +232,10 @@ impl History {
             .table(Alias::new(TABLE))
             .values([
                 (Alias::new("finished_at"), finished.into()),
-                (Alias::new("duration_ms"), (finished - started_at).num_milliseconds().into()),
+                (
+                    Alias::new("duration_ms"),
+                    (finished - started_at).num_milliseconds().into(),
+                ),
                 (Alias::new("outcome"), outcome.as_str().into()),
                 (Alias::new("error"), error.map(truncate_error).into()),
             ])
@@ -232,12 +257,28 @@ impl History {
     }
 
     /// Every row, newest first (at most `limit`).
-    pub async fn entries<C: ConnectionTrait>(&self, db: &C, limit: Option<u64>) -> Result<Vec<Entry>, DbErr> {
+    pub async fn entries<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        limit: Option<u64>,
+    ) -> Result<Vec<Entry>, DbErr> {
         let mut q = Query::select();
         q.columns(
             [
-                "id", "version", "direction", "checksum", "started_at", "finished_at", "duration_ms", "outcome", "error",
-                "transactional", "repaired_at", "tool_version", "host", "os_user",
+                "id",
+                "version",
+                "direction",
+                "checksum",
+                "started_at",
+                "finished_at",
+                "duration_ms",
+                "outcome",
+                "error",
+                "transactional",
+                "repaired_at",
+                "tool_version",
+                "host",
+                "os_user",
             ]
             .map(Alias::new),
         )

@@ -22,8 +22,8 @@ pub mod ledger;
 pub mod lint;
 pub mod lock;
 pub mod plan;
-pub mod runner;
 pub mod review_cli;
+pub mod runner;
 pub mod script;
 pub mod startup;
 

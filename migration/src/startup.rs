@@ -35,8 +35,11 @@ pub async fn ensure_schema<M: MigratorTrait>(
                     problems: Problems(problems.iter().map(|p| p.describe()).collect()),
                 });
             }
-            let pending: Vec<String> =
-                states.iter().filter(|s| s.status == State::Pending).map(|s| s.version.clone()).collect();
+            let pending: Vec<String> = states
+                .iter()
+                .filter(|s| s.status == State::Pending)
+                .map(|s| s.version.clone())
+                .collect();
             if pending.is_empty() {
                 Ok(Vec::new())
             } else {

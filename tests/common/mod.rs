@@ -72,7 +72,13 @@ impl TestDb {
             .unwrap_or(0);
         let label: String = label
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '_'
+                }
+            })
             .take(24)
             .collect();
         let name = format!("t_{label}_{}_{n}_{nanos:x}", std::process::id());
@@ -99,7 +105,10 @@ impl TestDb {
                     Backend::Postgres => format!("CREATE DATABASE \"{name}\""),
                     _ => format!("CREATE DATABASE `{name}`"),
                 };
-                admin.execute_unprepared(&sql).await.expect("create test database");
+                admin
+                    .execute_unprepared(&sql)
+                    .await
+                    .expect("create test database");
                 let _ = admin.close().await;
                 Some(TestDb {
                     backend,
@@ -113,12 +122,16 @@ impl TestDb {
 
     /// A connection to this database.
     pub async fn connect(&self) -> DatabaseConnection {
-        Database::connect(&self.url).await.expect("connect to test database")
+        Database::connect(&self.url)
+            .await
+            .expect("connect to test database")
     }
 
     /// The SQLite file, for SQLite databases.
     pub fn sqlite_path(&self) -> Option<PathBuf> {
-        self.dir.as_ref().map(|d| d.path().join(format!("{}.db", self.name)))
+        self.dir
+            .as_ref()
+            .map(|d| d.path().join(format!("{}.db", self.name)))
     }
 
     pub fn name(&self) -> &str {
@@ -135,13 +148,18 @@ impl Drop for TestDb {
         let name = self.name.clone();
         // Drop runs outside any async context: use a private runtime on its own thread.
         let _ = std::thread::spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
                 return;
             };
             rt.block_on(async move {
                 if let Ok(admin) = Database::connect(backend.admin_url()).await {
                     let sql = match backend {
-                        Backend::Postgres => format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+                        Backend::Postgres => {
+                            format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")
+                        }
                         _ => format!("DROP DATABASE IF EXISTS `{name}`"),
                     };
                     let _ = admin.execute_unprepared(&sql).await;
@@ -154,10 +172,19 @@ impl Drop for TestDb {
 }
 
 fn unavailable(backend: Backend, why: &str) {
-    if std::env::var("CI").map(|v| v == "true" || v == "1").unwrap_or(false) {
-        panic!("{backend:?} is not reachable at {} and CI=true: {why}", backend.server_url());
+    if std::env::var("CI")
+        .map(|v| v == "true" || v == "1")
+        .unwrap_or(false)
+    {
+        panic!(
+            "{backend:?} is not reachable at {} and CI=true: {why}",
+            backend.server_url()
+        );
     }
-    eprintln!("SKIP: {backend:?} not reachable at {} ({why}); start it to run this test", backend.server_url());
+    eprintln!(
+        "SKIP: {backend:?} not reachable at {} ({why}); start it to run this test",
+        backend.server_url()
+    );
 }
 
 /// Runs `f` once per backend, each with its own fresh database.
