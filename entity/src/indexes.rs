@@ -35,17 +35,33 @@ pub const INDEXES: &[IndexDef] = &[
     ix("users", "idx_users_username", &["username"]),
     ix("lidar_scans", "idx_lidar_scans_timestamp", &["timestamp"]),
     ix("lidar_obstacles", "idx_lidar_obstacles_scan", &["scan_id"]),
-    ix("lidar_obstacles", "idx_lidar_obstacles_type", &["obstacle_type"]),
+    ix(
+        "lidar_obstacles",
+        "idx_lidar_obstacles_type",
+        &["obstacle_type"],
+    ),
     ix("lidar_maps", "idx_lidar_maps_timestamp", &["timestamp"]),
     ix("lidar_paths", "idx_lidar_paths_created", &["created_at"]),
     ix("safety_events", "idx_safety_events_type", &["event_type"]),
     ix("safety_events", "idx_safety_events_severity", &["severity"]),
     ix("safety_events", "idx_safety_events_robot", &["robot_id"]),
-    ix("safety_events", "idx_safety_events_created", &["created_at"]),
+    ix(
+        "safety_events",
+        "idx_safety_events_created",
+        &["created_at"],
+    ),
     ix("safety_zones", "idx_safety_zones_type", &["zone_type"]),
     ix("safety_zones", "idx_safety_zones_active", &["is_active"]),
-    ix("emergency_stops", "idx_emergency_stops_robot", &["robot_id"]),
-    ix("emergency_stops", "idx_emergency_stops_resolved", &["resolved"]),
+    ix(
+        "emergency_stops",
+        "idx_emergency_stops_robot",
+        &["robot_id"],
+    ),
+    ix(
+        "emergency_stops",
+        "idx_emergency_stops_resolved",
+        &["resolved"],
+    ),
 ];
 
 /// The indexes of `table`.

@@ -1,7 +1,7 @@
-//! `check`: one verdict for CI. Collects, as [`Finding`]s: applied versions this build does
-//! not know, lint of the pending migrations, drift between the database and the entities
-//! (once nothing is pending), and any findings the caller adds (ledger integrity such as
-//! checksums). It fails on errors only; warnings are listed but pass.
+//! `check`: one verdict for CI. Collects, as [`Finding`]s: applied migrations whose checksum
+//! changed and unrepaired failed runs ([`Runner::verify`]), applied versions this build does
+//! not know, lint of the pending migrations, and drift between the database and the entities
+//! (once nothing is pending). It fails on errors only; warnings are listed but pass.
 
 use sea_orm_migration::MigrationTrait;
 
@@ -9,7 +9,7 @@ use crate::database::DatabaseUrl;
 use crate::drift::Drift;
 use crate::error::MigrateError;
 use crate::lint::{self, Finding, Severity};
-use crate::runner::{Runner, State};
+use crate::runner::{Problem, Runner, State};
 
 /// Rule names `check` adds to lint's.
 pub mod rules {
@@ -19,6 +19,41 @@ pub mod rules {
     pub const DRIFT: &str = "drift";
     /// Drift was not compared because migrations are pending.
     pub const DRIFT_SKIPPED: &str = "drift-skipped";
+    /// An applied migration's code changed after it was applied.
+    pub const CHECKSUM: &str = "checksum-changed";
+    /// A failed run that could not be rolled back and was not repaired.
+    pub const UNREPAIRED: &str = "unrepaired-run";
+}
+
+/// The ledger problems [`Runner::verify`] reports that `check` does not find itself (unknown
+/// versions and out-of-order migrations are reported by `check` and `lint`).
+pub fn integrity_findings(problems: &[Problem]) -> Vec<Finding> {
+    problems
+        .iter()
+        .filter_map(|p| {
+            let (rule, version, fix) = match p {
+                Problem::ChecksumChanged { version, .. } => (
+                    rules::CHECKSUM,
+                    version,
+                    "restore the migration's original code and put the change in a new migration, or run `migration repair` if the change is harmless",
+                ),
+                Problem::Unrepaired { version, .. } => (
+                    rules::UNREPAIRED,
+                    version,
+                    "inspect the schema, finish or undo the migration by hand, then run `migration repair`",
+                ),
+                Problem::UnknownApplied { .. } | Problem::OutOfOrder { .. } => return None,
+            };
+            Some(Finding {
+                rule: rule.into(),
+                severity: Severity::Error,
+                migration: version.clone(),
+                statement: None,
+                message: p.describe(),
+                fix: fix.into(),
+            })
+        })
+        .collect()
 }
 
 /// How strict `check` is.
@@ -58,17 +93,15 @@ impl CheckReport {
     }
 }
 
-/// Runs every check against the runner's database. `integrity` are findings the caller
-/// already has about the ledger (e.g. changed checksums); they are reported as given.
+/// Runs every check against the runner's database. Reads only.
 pub async fn check(
     runner: &Runner,
     url: &DatabaseUrl,
     migrations: &[Box<dyn MigrationTrait>],
     options: &CheckOptions,
-    integrity: Vec<Finding>,
 ) -> Result<CheckReport, MigrateError> {
     let states = runner.status().await?;
-    let mut findings = integrity;
+    let mut findings = integrity_findings(&runner.verify().await?);
     for s in states.iter().filter(|s| s.status == State::Unknown) {
         findings.push(Finding {
             rule: rules::UNKNOWN_VERSION.into(),
@@ -95,7 +128,7 @@ pub async fn check(
                 severity: Severity::Error,
                 migration: String::new(),
                 statement: None,
-                message: d.to_string(),
+                message: format!("{}: {}", d.kind.as_str(), d.detail()),
                 fix: "write a migration that makes the database match the entities (or fix the entity), or undo the manual change".into(),
             });
         }

@@ -9,11 +9,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use sea_orm::sea_query::ForeignKeyAction;
+use sea_orm::sea_query::StringLen;
 use sea_orm::{
     ColumnTrait, ColumnType, ConnectionTrait, DbBackend, EntityTrait, IdenStatic, Iterable,
     PrimaryKeyToColumn, PrimaryKeyTrait, RelationTrait,
 };
-use sea_orm::sea_query::StringLen;
 
 use crate::error::MigrateError;
 use crate::inspect::{self, Column, ForeignKey, Index, Schema, Table};
@@ -98,20 +98,27 @@ pub struct Difference {
     pub actual: String,
 }
 
-impl fmt::Display for Difference {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Difference {
+    /// `table.object: expected X, found Y`, without the kind.
+    pub fn detail(&self) -> String {
         let at = if self.object.is_empty() {
             self.table.clone()
         } else {
             format!("{}.{}", self.table, self.object)
         };
-        write!(f, "{:<20} {at}", self.kind.as_str())?;
         match (self.expected.is_empty(), self.actual.is_empty()) {
-            (false, false) => write!(f, ": expected {}, found {}", self.expected, self.actual),
-            (false, true) => write!(f, ": expected {}", self.expected),
-            (true, false) => write!(f, ": found {}", self.actual),
-            (true, true) => Ok(()),
+            (false, false) => format!("{at}: expected {}, found {}", self.expected, self.actual),
+            (false, true) => format!("{at}: expected {}", self.expected),
+            (true, false) => format!("{at}: found {}", self.actual),
+            (true, true) => at,
         }
+    }
+}
+
+/// `kind  table.object: expected X, found Y`, the kind padded for aligned lists.
+impl fmt::Display for Difference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:<20} {}", self.kind.as_str(), self.detail())
     }
 }
 
@@ -179,10 +186,11 @@ pub fn native_type(backend: DbBackend, ty: &ColumnType) -> String {
 fn normalize_type(t: &str) -> String {
     let t = t.trim().to_ascii_lowercase();
     for int in ["int", "bigint", "smallint", "mediumint"] {
-        if let Some(rest) = t.strip_prefix(int) {
-            if rest.starts_with('(') && rest.ends_with(')') {
-                return int.to_string();
-            }
+        if let Some(rest) = t.strip_prefix(int)
+            && rest.starts_with('(')
+            && rest.ends_with(')')
+        {
+            return int.to_string();
         }
     }
     t
@@ -246,9 +254,19 @@ fn entity_table<E: EntityTrait + Default>(backend: DbBackend) -> (String, Table)
             continue;
         }
         table.foreign_keys.insert(ForeignKey {
-            columns: def.from_col.clone().into_iter().map(|c| c.to_string()).collect(),
+            columns: def
+                .from_col
+                .clone()
+                .into_iter()
+                .map(|c| c.to_string())
+                .collect(),
             ref_table: def.to_tbl.sea_orm_table().to_string(),
-            ref_columns: def.to_col.clone().into_iter().map(|c| c.to_string()).collect(),
+            ref_columns: def
+                .to_col
+                .clone()
+                .into_iter()
+                .map(|c| c.to_string())
+                .collect(),
             on_delete: action(def.on_delete, backend),
             on_update: action(def.on_update, backend),
         });
@@ -333,30 +351,66 @@ pub fn compare(expected: &Schema, actual: &Schema, backend: Option<DbBackend>) -
         let (want, got) = match (expected.tables.get(name), actual.tables.get(name)) {
             (Some(w), Some(g)) => (w, g),
             (Some(_), None) => {
-                push(DiffKind::MissingTable, name, "", "table".into(), String::new());
+                push(
+                    DiffKind::MissingTable,
+                    name,
+                    "",
+                    "table".into(),
+                    String::new(),
+                );
                 continue;
             }
             (None, Some(_)) => {
-                push(DiffKind::ExtraTable, name, "", String::new(), "table".into());
+                push(
+                    DiffKind::ExtraTable,
+                    name,
+                    "",
+                    String::new(),
+                    "table".into(),
+                );
                 continue;
             }
             (None, None) => continue,
         };
         for wc in &want.columns {
             let Some(gc) = got.column(&wc.name) else {
-                push(DiffKind::MissingColumn, name, &wc.name, column_text(wc), String::new());
+                push(
+                    DiffKind::MissingColumn,
+                    name,
+                    &wc.name,
+                    column_text(wc),
+                    String::new(),
+                );
                 continue;
             };
             if normalize_type(&wc.data_type) != normalize_type(&gc.data_type) {
-                push(DiffKind::Type, name, &wc.name, wc.data_type.clone(), gc.data_type.clone());
+                push(
+                    DiffKind::Type,
+                    name,
+                    &wc.name,
+                    wc.data_type.clone(),
+                    gc.data_type.clone(),
+                );
             }
             if wc.nullable != gc.nullable {
                 let t = |n: bool| if n { "NULL" } else { "NOT NULL" }.to_string();
-                push(DiffKind::Nullability, name, &wc.name, t(wc.nullable), t(gc.nullable));
+                push(
+                    DiffKind::Nullability,
+                    name,
+                    &wc.name,
+                    t(wc.nullable),
+                    t(gc.nullable),
+                );
             }
             if wc.default != gc.default {
                 let t = |v: &Option<String>| v.clone().unwrap_or_else(|| "no default".into());
-                push(DiffKind::Default, name, &wc.name, t(&wc.default), t(&gc.default));
+                push(
+                    DiffKind::Default,
+                    name,
+                    &wc.name,
+                    t(&wc.default),
+                    t(&gc.default),
+                );
             }
             if wc.auto_increment != gc.auto_increment {
                 push(
@@ -370,7 +424,13 @@ pub fn compare(expected: &Schema, actual: &Schema, backend: Option<DbBackend>) -
         }
         for gc in &got.columns {
             if want.column(&gc.name).is_none() {
-                push(DiffKind::ExtraColumn, name, &gc.name, String::new(), column_text(gc));
+                push(
+                    DiffKind::ExtraColumn,
+                    name,
+                    &gc.name,
+                    String::new(),
+                    column_text(gc),
+                );
             }
         }
         if want.primary_key != got.primary_key {
@@ -383,18 +443,46 @@ pub fn compare(expected: &Schema, actual: &Schema, backend: Option<DbBackend>) -
             );
         }
         for u in want.uniques.difference(&got.uniques) {
-            push(DiffKind::MissingUnique, name, &u.join(","), format!("UNIQUE {}", cols(u)), String::new());
+            push(
+                DiffKind::MissingUnique,
+                name,
+                &u.join(","),
+                format!("UNIQUE {}", cols(u)),
+                String::new(),
+            );
         }
         for u in got.uniques.difference(&want.uniques) {
-            push(DiffKind::ExtraUnique, name, &u.join(","), String::new(), format!("UNIQUE {}", cols(u)));
+            push(
+                DiffKind::ExtraUnique,
+                name,
+                &u.join(","),
+                String::new(),
+                format!("UNIQUE {}", cols(u)),
+            );
         }
-        let ix_text = |i: &Index| format!("{}{}", if i.unique { "UNIQUE " } else { "" }, cols(&i.columns));
+        let ix_text = |i: &Index| {
+            format!(
+                "{}{}",
+                if i.unique { "UNIQUE " } else { "" },
+                cols(&i.columns)
+            )
+        };
         for (iname, wi) in &want.indexes {
             match got.indexes.get(iname) {
-                None => push(DiffKind::MissingIndex, name, iname, ix_text(wi), String::new()),
-                Some(gi) if gi != wi => {
-                    push(DiffKind::IndexDefinition, name, iname, ix_text(wi), ix_text(gi))
-                }
+                None => push(
+                    DiffKind::MissingIndex,
+                    name,
+                    iname,
+                    ix_text(wi),
+                    String::new(),
+                ),
+                Some(gi) if gi != wi => push(
+                    DiffKind::IndexDefinition,
+                    name,
+                    iname,
+                    ix_text(wi),
+                    ix_text(gi),
+                ),
                 Some(_) => {}
             }
         }
@@ -406,7 +494,13 @@ pub fn compare(expected: &Schema, actual: &Schema, backend: Option<DbBackend>) -
                 && !gi.unique
                 && got.foreign_keys.iter().any(|fk| fk.columns == gi.columns);
             if !implicit_fk {
-                push(DiffKind::ExtraIndex, name, iname, String::new(), ix_text(gi));
+                push(
+                    DiffKind::ExtraIndex,
+                    name,
+                    iname,
+                    String::new(),
+                    ix_text(gi),
+                );
             }
         }
         for wf in &want.foreign_keys {
@@ -414,15 +508,33 @@ pub fn compare(expected: &Schema, actual: &Schema, backend: Option<DbBackend>) -
                 continue;
             }
             match got.foreign_keys.iter().find(|g| g.columns == wf.columns) {
-                Some(gf) => push(DiffKind::ForeignKeyAction, name, &wf.columns.join(","), fk_text(wf), fk_text(gf)),
-                None => push(DiffKind::MissingForeignKey, name, &wf.columns.join(","), fk_text(wf), String::new()),
+                Some(gf) => push(
+                    DiffKind::ForeignKeyAction,
+                    name,
+                    &wf.columns.join(","),
+                    fk_text(wf),
+                    fk_text(gf),
+                ),
+                None => push(
+                    DiffKind::MissingForeignKey,
+                    name,
+                    &wf.columns.join(","),
+                    fk_text(wf),
+                    String::new(),
+                ),
             }
         }
         for gf in &got.foreign_keys {
             if !want.foreign_keys.contains(gf)
                 && !want.foreign_keys.iter().any(|w| w.columns == gf.columns)
             {
-                push(DiffKind::ExtraForeignKey, name, &gf.columns.join(","), String::new(), fk_text(gf));
+                push(
+                    DiffKind::ExtraForeignKey,
+                    name,
+                    &gf.columns.join(","),
+                    String::new(),
+                    fk_text(gf),
+                );
             }
         }
     }
@@ -451,10 +563,18 @@ mod tests {
         assert_eq!(s.tables.len(), entity::TABLES.len());
         let stops = &s.tables["emergency_stops"];
         assert_eq!(stops.foreign_keys.len(), 3);
-        assert!(stops.foreign_keys.iter().any(|f| f.columns == ["triggered_by"]
-            && f.ref_table == "users"
-            && f.on_delete == "SET NULL"));
-        assert_eq!(stops.column("resolved").unwrap().default.as_deref(), Some("false"));
+        assert!(
+            stops
+                .foreign_keys
+                .iter()
+                .any(|f| f.columns == ["triggered_by"]
+                    && f.ref_table == "users"
+                    && f.on_delete == "SET NULL")
+        );
+        assert_eq!(
+            stops.column("resolved").unwrap().default.as_deref(),
+            Some("false")
+        );
         assert_eq!(s.tables["users"].uniques.len(), 2);
         assert_eq!(
             s.tables.values().map(|t| t.indexes.len()).sum::<usize>(),

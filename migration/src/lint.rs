@@ -160,10 +160,7 @@ pub fn summary(findings: &[Finding]) -> String {
         .iter()
         .filter(|f| f.severity == Severity::Error)
         .count();
-    format!(
-        "{errors} error(s), {} warning(s)",
-        findings.len() - errors
-    )
+    format!("{errors} error(s), {} warning(s)", findings.len() - errors)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -265,7 +262,7 @@ fn static_findings(name: &str, up: &Capture, backend: DbBackend) -> Vec<Finding>
                 ));
             }
             if pg && existing {
-                if (u.contains("FOREIGN KEY") || u.contains(" CHECK ")|| u.contains(" CHECK("))
+                if (u.contains("FOREIGN KEY") || u.contains(" CHECK ") || u.contains(" CHECK("))
                     && u.contains(" ADD ")
                     && !u.contains("NOT VALID")
                 {
@@ -443,7 +440,10 @@ impl ScratchDb {
             }),
             Err(e) => {
                 let _ = main
-                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS {}", quote(backend, &name)))
+                    .execute_unprepared(&format!(
+                        "DROP DATABASE IF EXISTS {}",
+                        quote(backend, &name)
+                    ))
                     .await;
                 Err(e.to_string())
             }
@@ -461,7 +461,10 @@ impl ScratchDb {
         let _ = self.conn.close().await;
         if let Some(name) = self.name {
             let _ = main
-                .execute_unprepared(&format!("DROP DATABASE IF EXISTS {}", quote(backend, &name)))
+                .execute_unprepared(&format!(
+                    "DROP DATABASE IF EXISTS {}",
+                    quote(backend, &name)
+                ))
                 .await;
         }
     }
@@ -630,7 +633,10 @@ fn schema_findings(
             let Some(first) = ix.columns.first() else {
                 continue;
             };
-            let used = a.foreign_keys.iter().any(|fk| fk.columns.first() == Some(first));
+            let used = a
+                .foreign_keys
+                .iter()
+                .any(|fk| fk.columns.first() == Some(first));
             let still_covered = a.indexes.values().any(|i| i.columns.first() == Some(first))
                 || a.uniques.iter().any(|u| u.first() == Some(first))
                 || a.primary_key.first() == Some(first);
@@ -664,9 +670,8 @@ fn schema_findings(
                 .indexes
                 .iter()
                 .any(|(n, i)| explicit.contains(n) && covers(&i.columns));
-            let covered = explicit_ix
-                || a.uniques.iter().any(|u| covers(u))
-                || covers(&a.primary_key);
+            let covered =
+                explicit_ix || a.uniques.iter().any(|u| covers(u)) || covers(&a.primary_key);
             if !covered {
                 let col = fk.columns.join(", ");
                 let implicit = a.indexes.values().any(|i| covers(&i.columns));
@@ -716,40 +721,48 @@ pub async fn lint(
     let names: Vec<&str> = migrations.iter().map(|m| m.name()).collect();
     let mut out: Vec<Finding> = naming_findings(&names)
         .into_iter()
-        .filter(|f| selected.iter().any(|&i| names.get(i) == Some(&f.migration.as_str())))
+        .filter(|f| {
+            selected
+                .iter()
+                .any(|&i| names.get(i) == Some(&f.migration.as_str()))
+        })
         .collect();
     let mut ups = Vec::with_capacity(migrations.len());
     for m in migrations {
-        ups.push(capture(m.as_ref(), Direction::Up, backend).await.unwrap_or_default());
+        ups.push(
+            capture(m.as_ref(), Direction::Up, backend)
+                .await
+                .unwrap_or_default(),
+        );
     }
     for &i in selected {
         let (Some(m), Some(up)) = (migrations.get(i), ups.get(i)) else {
             continue;
         };
         out.extend(static_findings(m.name(), up, backend));
-        if !up.data_dependent {
-            if let Some(err) = &up.incomplete {
-                out.push(Finding::new(
-                    rules::FAILS,
-                    Severity::Error,
-                    m.name(),
-                    None,
-                    format!("its up fails without a database: {err}"),
-                    "fix the migration's up (run `migration up --dry-run` to see its SQL)",
-                ));
-            }
+        if !up.data_dependent
+            && let Some(err) = &up.incomplete
+        {
+            out.push(Finding::new(
+                rules::FAILS,
+                Severity::Error,
+                m.name(),
+                None,
+                format!("its up fails without a database: {err}"),
+                "fix the migration's up (run `migration up --dry-run` to see its SQL)",
+            ));
         }
-        if let Ok(down) = capture(m.as_ref(), Direction::Down, backend).await {
-            if let (Some(err), false) = (&down.incomplete, down.data_dependent) {
-                out.push(Finding::new(
-                    rules::MISSING_DOWN,
-                    Severity::Error,
-                    m.name(),
-                    None,
-                    format!("its down fails without touching the database: {err}"),
-                    "implement down() so it undoes exactly what up() does",
-                ));
-            }
+        if let Ok(down) = capture(m.as_ref(), Direction::Down, backend).await
+            && let (Some(err), false) = (&down.incomplete, down.data_dependent)
+        {
+            out.push(Finding::new(
+                rules::MISSING_DOWN,
+                Severity::Error,
+                m.name(),
+                None,
+                format!("its down fails without touching the database: {err}"),
+                "implement down() so it undoes exactly what up() does",
+            ));
         }
     }
     let Some(db) = scratch else {
@@ -786,7 +799,9 @@ pub async fn lint(
                 Severity::Error,
                 name,
                 None,
-                format!("its up fails on an empty scratch database after the migrations before it: {e}"),
+                format!(
+                    "its up fails on an empty scratch database after the migrations before it: {e}"
+                ),
                 "fix the migration; `migration up --dry-run` shows its SQL",
             ));
             break;
@@ -832,7 +847,8 @@ pub async fn lint(
             break;
         }
         match snapshot(db).await {
-            Ok(restored) if restored != before => out.push(Finding::new(
+            // Column order is not compared: re-adding a dropped column appends it.
+            Ok(restored) if !crate::drift::compare(&before, &restored, None).is_empty() => out.push(Finding::new(
                 rules::IRREVERSIBLE_DOWN,
                 Severity::Error,
                 name,
@@ -904,10 +920,10 @@ pub async fn lint_database(
         Some(Ok(s)) => lint(migrations, &selected, backend, Some(s.connection())).await,
         _ => lint(migrations, &selected, backend, None).await,
     };
-    if let Some(Err(e)) = &scratch {
-        if let Some(f) = findings.iter_mut().find(|f| f.rule == rules::UNCHECKED) {
-            f.message = format!("{} (creating it failed: {})", f.message, url.scrub(e));
-        }
+    if let Some(Err(e)) = &scratch
+        && let Some(f) = findings.iter_mut().find(|f| f.rule == rules::UNCHECKED)
+    {
+        f.message = format!("{} (creating it failed: {})", f.message, url.scrub(e));
     }
     if let Some(Ok(s)) = scratch {
         s.dispose(main).await;
@@ -940,7 +956,11 @@ mod tests {
     #[test]
     fn identifiers_and_names() {
         assert_eq!(
-            ident_after("ALTER TABLE \"robots\" DROP COLUMN \"speed\"", "DROP COLUMN").as_deref(),
+            ident_after(
+                "ALTER TABLE \"robots\" DROP COLUMN \"speed\"",
+                "DROP COLUMN"
+            )
+            .as_deref(),
             Some("speed")
         );
         assert_eq!(
@@ -957,7 +977,10 @@ mod tests {
 
     #[test]
     fn narrowing() {
-        assert!(is_narrowing("character varying(50)", "character varying(20)"));
+        assert!(is_narrowing(
+            "character varying(50)",
+            "character varying(20)"
+        ));
         assert!(!is_narrowing("varchar(20)", "varchar(50)"));
         assert!(!is_narrowing("varchar(20)", "text"));
         assert!(is_narrowing("text", "varchar(20)"));

@@ -232,7 +232,6 @@ pub async fn run_review(
     runner: &Runner,
     url: &DatabaseUrl,
     migrations: &[Box<dyn MigrationTrait>],
-    integrity: Vec<Finding>,
 ) -> Result<(), MigrateError> {
     let backend = backend_name(url.backend());
     match cmd {
@@ -311,7 +310,7 @@ pub async fn run_review(
                 allow_destructive: args.allow_destructive,
                 all: args.all,
             };
-            let report = check::check(runner, url, migrations, &options, integrity).await?;
+            let report = check::check(runner, url, migrations, &options).await?;
             match args.format {
                 Format::Json => println!(
                     "{}",
@@ -396,7 +395,6 @@ pub async fn handle(
         Command::Check(args) => ReviewCommand::Check(args.clone()),
         _ => return Ok(false),
     };
-    // Ledger integrity (checksums) joins `check` here once the runner reports it.
-    run_review(review, runner, url, migrations, Vec::new()).await?;
+    run_review(review, runner, url, migrations).await?;
     Ok(true)
 }

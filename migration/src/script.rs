@@ -93,12 +93,13 @@ async fn ledger_sql(
         version: version.to_string(),
         create_table,
     };
-    let captured = capture(&write, direction, backend)
-        .await
-        .map_err(|e| MigrateError::Database {
-            action: "rendering the ledger statements".into(),
-            cause: e.to_string(),
-        })?;
+    let captured =
+        capture(&write, direction, backend)
+            .await
+            .map_err(|e| MigrateError::Database {
+                action: "rendering the ledger statements".into(),
+                cause: e.to_string(),
+            })?;
     Ok(captured.statements)
 }
 
@@ -114,20 +115,21 @@ pub async fn render(
 ) -> Result<Vec<MigrationSql>, MigrateError> {
     let mut out = Vec::with_capacity(migrations.len());
     for migration in migrations {
-        let captured = capture(*migration, direction, backend)
-            .await
-            .map_err(|e| MigrateError::Database {
-                action: format!("rendering {}", migration.name()),
-                cause: e.to_string(),
-            })?;
-        if let Some(cause) = &captured.incomplete {
-            if !captured.data_dependent {
-                return Err(MigrateError::Unrenderable {
-                    version: migration.name().to_string(),
-                    direction: direction.as_str(),
-                    cause: cause.clone(),
-                });
-            }
+        let captured =
+            capture(*migration, direction, backend)
+                .await
+                .map_err(|e| MigrateError::Database {
+                    action: format!("rendering {}", migration.name()),
+                    cause: e.to_string(),
+                })?;
+        if let Some(cause) = &captured.incomplete
+            && !captured.data_dependent
+        {
+            return Err(MigrateError::Unrenderable {
+                version: migration.name().to_string(),
+                direction: direction.as_str(),
+                cause: cause.clone(),
+            });
         }
         out.push(MigrationSql {
             version: migration.name().to_string(),
@@ -417,14 +419,23 @@ mod tests {
     #[tokio::test]
     async fn offline_script_has_boundaries_ledger_and_names() {
         let migrations = Migrator::migrations();
-        let pg = offline_script(&migrations, Direction::Up, &Target::All, DbBackend::Postgres)
-            .await
-            .unwrap();
+        let pg = offline_script(
+            &migrations,
+            Direction::Up,
+            &Target::All,
+            DbBackend::Postgres,
+        )
+        .await
+        .unwrap();
         let text = pg.to_text();
         assert!(text.contains("CREATE TABLE IF NOT EXISTS \"seaql_migrations\""));
         assert_eq!(text.matches("BEGIN;").count(), 3, "{text}");
         assert_eq!(text.matches("COMMIT;").count(), 3);
-        assert!(text.contains("-- Migration m20250128_110000_lidar_integration (up, in one transaction)"));
+        assert!(
+            text.contains(
+                "-- Migration m20250128_110000_lidar_integration (up, in one transaction)"
+            )
+        );
         assert!(text.contains("INSERT INTO \"seaql_migrations\""));
         let my = offline_script(
             &migrations,
@@ -435,8 +446,14 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(
-            my.migrations.iter().map(|m| m.version.as_str()).collect::<Vec<_>>(),
-            ["m20250128_120000_safety_system", "m20250128_110000_lidar_integration"]
+            my.migrations
+                .iter()
+                .map(|m| m.version.as_str())
+                .collect::<Vec<_>>(),
+            [
+                "m20250128_120000_safety_system",
+                "m20250128_110000_lidar_integration"
+            ]
         );
         let text = my.to_text();
         assert!(!text.contains("BEGIN;"), "{text}");
