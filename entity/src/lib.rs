@@ -12,6 +12,8 @@ pub mod lidar_obstacles;
 pub mod lidar_paths;
 pub mod lidar_scans;
 pub mod prelude;
+pub mod registry;
+pub mod renames;
 pub mod robots;
 pub mod safety_events;
 pub mod safety_zones;

@@ -255,6 +255,10 @@ pub enum Command {
         /// Name the file with the local time
         #[arg(long)]
         local_time: bool,
+        /// Write up/down from the difference between the entities and the schema at the latest
+        /// migration (its snapshot, or the database given with -u)
+        #[arg(long)]
+        autogenerate: bool,
     },
     /// Print the SQL script of up or down for a backend, without a database
     Sql(crate::review_cli::SqlArgs),
@@ -330,7 +334,10 @@ pub async fn execute<M: MigratorTrait>(cli: Cli, log: EventLog) -> Result<(), Mi
         format: Format::Text,
     });
     if let Command::Generate {
-        name, local_time, ..
+        name,
+        local_time,
+        autogenerate,
+        ..
     } = &command
     {
         let cwd = std::env::current_dir().map_err(|e| {
@@ -341,6 +348,14 @@ pub async fn execute<M: MigratorTrait>(cli: Cli, log: EventLog) -> Result<(), Mi
         } else {
             Clock::Utc
         };
+        if *autogenerate {
+            // Only an explicit -u diffs against a database, not DATABASE_URL from the environment.
+            let url = cli.database_url.as_ref().map(|u| u.0.as_str()).filter(|u| {
+                std::env::var("DATABASE_URL").ok().as_deref() != Some(*u)
+            });
+            return crate::autogen::run_command(&cwd, name, clock, url, cli.database_schema.clone())
+                .await;
+        }
         let made = generate::generate(&cwd, name, chrono::Utc::now(), clock)?;
         println!("Created {}", made.path.display());
         println!(

@@ -283,24 +283,19 @@ fn entity_table<E: EntityTrait + Default>(backend: DbBackend) -> (String, Table)
     (name, table)
 }
 
-/// The schema the `entity` crate defines, as `backend` would report it.
+/// The schema the `entity` crate defines (every entity of [`entity::registry`]), as
+/// `backend` would report it.
 pub fn expected_schema(backend: DbBackend) -> Schema {
-    use entity::prelude::*;
-    let tables: BTreeMap<String, Table> = [
-        entity_table::<Users>(backend),
-        entity_table::<Robots>(backend),
-        entity_table::<Telemetry>(backend),
-        entity_table::<LidarScans>(backend),
-        entity_table::<LidarObstacles>(backend),
-        entity_table::<LidarMaps>(backend),
-        entity_table::<LidarPaths>(backend),
-        entity_table::<SafetyEvents>(backend),
-        entity_table::<SafetyZones>(backend),
-        entity_table::<EmergencyStops>(backend),
-    ]
-    .into_iter()
-    .collect();
-    Schema { tables }
+    struct Collect(DbBackend, BTreeMap<String, Table>);
+    impl entity::registry::EntityVisitor for Collect {
+        fn visit<E: EntityTrait + Default>(&mut self) {
+            let (name, table) = entity_table::<E>(self.0);
+            self.1.insert(name, table);
+        }
+    }
+    let mut collect = Collect(backend, BTreeMap::new());
+    entity::registry::visit_entities(&mut collect);
+    Schema { tables: collect.1 }
 }
 
 fn cols(c: &[String]) -> String {

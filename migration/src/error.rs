@@ -150,6 +150,10 @@ pub enum MigrateError {
         command: &'static str,
         summary: String,
     },
+
+    /// `generate --autogenerate` could not derive or write the migration.
+    #[error("generate --autogenerate: {0}")]
+    Autogenerate(String),
 }
 
 /// Problems found before a run, printed one per line.

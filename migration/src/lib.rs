@@ -6,6 +6,7 @@
 
 pub use sea_orm_migration::prelude::*;
 
+pub mod autogen;
 pub mod backup;
 pub mod capture;
 pub mod check;
