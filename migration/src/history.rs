@@ -101,12 +101,35 @@ pub fn host_name() -> String {
         .unwrap_or_else(|| "unknown-host".into())
 }
 
-/// The OS user running this process.
+/// The OS user running this process: `$USER` (or `$USERNAME`, `$LOGNAME`), else the name of
+/// the process's uid in `/etc/passwd`, else `uid N`.
 pub fn os_user() -> String {
-    std::env::var("USER")
-        .or_else(|_| std::env::var("USERNAME"))
-        .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| "unknown-user".into())
+    if let Some(user) = ["USER", "USERNAME", "LOGNAME"]
+        .iter()
+        .filter_map(|k| std::env::var(k).ok())
+        .find(|v| !v.is_empty())
+    {
+        return user;
+    }
+    let uid = std::fs::read_to_string("/proc/self/status").ok().and_then(|status| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("Uid:"))
+            .and_then(|rest| rest.split_whitespace().next().map(str::to_string))
+    });
+    let Some(uid) = uid else {
+        return "unknown-user".into();
+    };
+    std::fs::read_to_string("/etc/passwd")
+        .ok()
+        .and_then(|passwd| {
+            passwd.lines().find_map(|l| {
+                let mut fields = l.split(':');
+                let name = fields.next()?;
+                (fields.nth(1)? == uid).then(|| name.to_string())
+            })
+        })
+        .unwrap_or_else(|| format!("uid {uid}"))
 }
 
 /// Current UTC time with microsecond precision.
@@ -115,6 +138,9 @@ pub fn now() -> NaiveDateTime {
     chrono::Timelike::with_nanosecond(&now, now.and_utc().timestamp_subsec_micros() * 1000)
         .unwrap_or(now)
 }
+
+const COLUMNS: &str = "id, version, direction, checksum, started_at, finished_at, duration_ms, outcome, \
+                       error, transactional, repaired_at, tool_version, host, os_user";
 
 /// Reads and appends to the history table.
 #[derive(Debug, Clone, Copy, Default)]
@@ -254,6 +280,24 @@ impl History {
             .and_where(Expr::col(Alias::new("repaired_at")).is_null())
             .to_owned();
         Ok(db.execute(&stmt).await?.rows_affected())
+    }
+
+    /// The rows a run needs, newest first: per version its latest row, its latest successful
+    /// non-`down` row (the recorded checksum) and its latest successful `up` (the duration).
+    /// Bounded by the number of migrations, however long the history grows.
+    pub async fn latest<C: ConnectionTrait>(&self, db: &C) -> Result<Vec<Entry>, DbErr> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM {TABLE} WHERE id IN (\
+               SELECT MAX(id) FROM {TABLE} GROUP BY version \
+               UNION SELECT MAX(id) FROM {TABLE} WHERE outcome = 'succeeded' AND direction <> 'down' GROUP BY version \
+               UNION SELECT MAX(id) FROM {TABLE} WHERE outcome = 'succeeded' AND direction = 'up' GROUP BY version) \
+             ORDER BY id DESC"
+        );
+        db.query_all_raw(sea_orm::Statement::from_string(db.get_database_backend(), sql))
+            .await?
+            .iter()
+            .map(entry)
+            .collect()
     }
 
     /// Every row, newest first (at most `limit`).
