@@ -484,14 +484,14 @@ fn alter_statements(g: &mut Gen<'_>, tc: &TableChange) -> String {
     for (iname, _) in &tc.drop_indexes {
         let _ = writeln!(
             out,
-            "manager.drop_index(Index::drop().name({iname:?}).table({}).take()).await?;",
+            "manager.drop_index(Index::drop().name({iname:?}).table({}).to_owned()).await?;",
             g.ids.table(name)
         );
     }
     for fk in &tc.drop_foreign_keys {
         let _ = writeln!(
             out,
-            "manager.drop_foreign_key(ForeignKey::drop().name({:?}).table({}).take()).await?;",
+            "manager.drop_foreign_key(ForeignKey::drop().name({:?}).table({}).to_owned()).await?;",
             fk_name(name, fk),
             g.ids.table(name)
         );

@@ -149,7 +149,7 @@ impl MigrationTrait for Migration {
                     ForeignKey::drop()
                         .name("telemetry_robot_id_fkey")
                         .table(Telemetry::Table)
-                        .take(),
+                        .to_owned(),
                 )
                 .await?;
             manager
@@ -188,7 +188,7 @@ impl MigrationTrait for Migration {
                 Index::drop()
                     .name("idx_robots_mode")
                     .table(Robots::Table)
-                    .take(),
+                    .to_owned(),
             )
             .await?;
         // DESTRUCTIVE: drops column robots.firmware_version and its data.
@@ -265,7 +265,7 @@ impl MigrationTrait for Migration {
                     ForeignKey::drop()
                         .name("telemetry_robot_id_fkey")
                         .table(Telemetry::Table)
-                        .take(),
+                        .to_owned(),
                 )
                 .await?;
             manager
