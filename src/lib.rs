@@ -3,3 +3,5 @@
 pub use entity;
 pub use migration;
 pub use seed;
+
+pub mod retention;

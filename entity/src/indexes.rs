@@ -31,6 +31,8 @@ pub const INDEXES: &[IndexDef] = &[
         "idx_telemetry_robot_timestamp",
         &["robot_id", "timestamp"],
     ),
+    // Migration m20250128_140000 (retention by time), built online.
+    ix("telemetry", "idx_telemetry_timestamp", &["timestamp"]),
     ix("robots", "idx_robots_status", &["status"]),
     ix("users", "idx_users_username", &["username"]),
     ix("lidar_scans", "idx_lidar_scans_timestamp", &["timestamp"]),

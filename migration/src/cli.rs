@@ -58,6 +58,9 @@ pub struct Cli {
     #[command(flatten)]
     pub safety: Safety,
 
+    #[command(flatten)]
+    pub scale: crate::tuning::ScaleArgs,
+
     /// What to do (default: up)
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -368,6 +371,7 @@ pub async fn execute<M: MigratorTrait>(cli: Cli, log: EventLog) -> Result<(), Mi
     if let Command::Sql(args) = &command {
         return crate::review_cli::run_sql(args, &M::migrations()).await;
     }
+    crate::tuning::set(cli.scale.tuning());
     let safety = cli.safety;
     let destructive = matches!(
         command,

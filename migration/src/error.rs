@@ -142,6 +142,20 @@ pub enum MigrateError {
         cause: String,
     },
 
+    /// Online DDL could not get its table lock within the lock timeout, on every attempt.
+    #[error(
+        "table {table} is busy: the schema change could not get its lock within {lock_timeout_ms} ms in \
+         {attempts} attempt(s); held by {holders}. The application's writes were not held up longer than \
+         the timeout and the change is safe to retry: run the command again when the table is quieter, \
+         end the blocking session, or raise --ddl-lock-timeout-ms / --ddl-retries."
+    )]
+    TableBusy {
+        table: String,
+        attempts: u32,
+        lock_timeout_ms: u64,
+        holders: String,
+    },
+
     /// `lint`, `drift` or `check` found problems; they are listed on stdout.
     #[error(
         "{command} found {summary}: see the findings listed above, fix them and run `migration {command}` again."

@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 
 pub mod autogen;
 pub mod backup;
+pub mod batch;
 pub mod capture;
 pub mod check;
 pub mod cli;
@@ -22,15 +23,20 @@ pub mod inspect;
 pub mod ledger;
 pub mod lint;
 pub mod lock;
+pub mod online;
 pub mod plan;
+pub mod progress;
 pub mod review_cli;
 pub mod runner;
 pub mod script;
 pub mod startup;
+pub mod tuning;
 
 mod m20250128_100000_initial_schema;
 mod m20250128_110000_lidar_integration;
 mod m20250128_120000_safety_system;
+mod m20250128_130000_telemetry_backfill;
+mod m20250128_140000_idx_telemetry_timestamp;
 
 pub use database::{ConnectSettings, DatabaseUrl, connect};
 pub use error::MigrateError;
@@ -48,6 +54,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20250128_100000_initial_schema::Migration),
             Box::new(m20250128_110000_lidar_integration::Migration),
             Box::new(m20250128_120000_safety_system::Migration),
+            Box::new(m20250128_130000_telemetry_backfill::Migration),
+            Box::new(m20250128_140000_idx_telemetry_timestamp::Migration),
         ]
     }
 }

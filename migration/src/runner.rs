@@ -354,6 +354,19 @@ impl Runner {
         Ok(Recorded { applied, entries })
     }
 
+    /// Whether migration `version` of this build declared itself safe to run again after a
+    /// failed or interrupted run (batched data migrations, online DDL: see
+    /// [`crate::batch::declare_resumable`]). Learnt by capturing it, so no database is touched.
+    async fn resumable(&self, version: &str) -> bool {
+        let Some(m) = self.migrations.iter().find(|m| m.name() == version) else {
+            return false;
+        };
+        if !crate::batch::is_declared_resumable(version) {
+            let _ = capture::capture(m.as_ref(), Direction::Up, self.backend()).await;
+        }
+        crate::batch::is_declared_resumable(version)
+    }
+
     /// Every problem that would stop `up`, for the recorded state `rec`.
     async fn problems(&self, rec: &Recorded) -> Result<Vec<Problem>, MigrateError> {
         let names = self.names();
@@ -366,7 +379,7 @@ impl Runner {
                 .filter(|x| x.version == e.version)
                 .map(|x| x.id)
                 .max();
-            if latest == Some(e.id) {
+            if latest == Some(e.id) && !self.resumable(&e.version).await {
                 problems.push(Problem::Unrepaired {
                     version: e.version.clone(),
                     direction: e.direction.clone(),
@@ -867,7 +880,11 @@ impl Runner {
                     direction,
                     error: &cause,
                 });
-                let consequence = if transactional {
+                let consequence = if !transactional && crate::batch::is_declared_resumable(version) {
+                    "It is safe to run again: the next run resumes after its last committed batch, or cleans up \
+                     what this attempt left (e.g. an INVALID index) and retries."
+                        .to_string()
+                } else if transactional {
                     "Its changes were rolled back, so the database is as it was before it; migrations before it \
                      stay applied. Fix the migration and run the command again."
                         .to_string()

@@ -1,0 +1,452 @@
+//! Data migrations at scale and online schema changes, on every backend: the batched telemetry
+//! backfill (gaps in ids, NULLs in every pattern, kill half-way and rerun), its no-op down, and
+//! the online index (INVALID index cleanup, lock timeout and retries, a second runner waiting
+//! while the concurrent build holds the lock).
+
+#[path = "../../tests/common/mod.rs"]
+mod common;
+mod support;
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::{Backend, TestDb};
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+use support::{command, ok, run_bin, stderr};
+
+const SPEC3: &str = "m20250128_120000_safety_system";
+const BACKFILL: &str = "m20250128_130000_telemetry_backfill";
+const INDEX: &str = "m20250128_140000_idx_telemetry_timestamp";
+
+async fn exec(db: &DatabaseConnection, sql: &str) {
+    db.execute_unprepared(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+async fn i64s(db: &DatabaseConnection, sql: &str) -> Vec<Vec<i64>> {
+    let b = db.get_database_backend();
+    db.query_all_raw(Statement::from_string(b, sql.to_string()))
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .iter()
+        .map(|r| {
+            (0..)
+                .map_while(|i| r.try_get_by_index::<i64>(i).ok())
+                .collect()
+        })
+        .collect()
+}
+
+/// Telemetry ids: runs with gaps between them, and one far away.
+fn ids(n: usize) -> Vec<i64> {
+    let mut out = Vec::with_capacity(n);
+    let mut id = 1;
+    while out.len() + 1 < n {
+        out.push(id);
+        id += if out.len() % 37 == 0 {
+            1_000
+        } else {
+            1 + (out.len() % 3) as i64
+        };
+    }
+    out.push(id + 5_000_000);
+    out
+}
+
+/// Inserts one robot and telemetry rows with `ids`; row `i` has the NULL pattern `i % 16` over
+/// (position_x, position_y, position_z, orientation), other values distinctive.
+async fn insert_telemetry(db: &DatabaseConnection, ids: &[i64]) {
+    exec(
+        db,
+        "INSERT INTO robots (id, name, robot_type, status, mode, created_at, updated_at) \
+         VALUES (1, 'r1', 'oht', 'idle', 'auto', '2025-01-01 00:00:00', '2025-01-01 00:00:00')",
+    )
+    .await;
+    for chunk in ids.chunks(200) {
+        let rows: Vec<String> = chunk
+            .iter()
+            .map(|&id| {
+                let mask = id % 16;
+                let v = |bit: i64, x: f64| {
+                    if mask & bit != 0 {
+                        "NULL".to_string()
+                    } else {
+                        format!("{x}")
+                    }
+                };
+                format!(
+                    "({id}, 1, '2025-01-01 00:00:00', {}, {}, {}, {})",
+                    v(1, id as f64 + 0.5),
+                    v(2, id as f64 + 0.25),
+                    v(4, -(id as f64)),
+                    v(8, 1.5)
+                )
+            })
+            .collect();
+        exec(
+            db,
+            &format!(
+                "INSERT INTO telemetry (id, robot_id, timestamp, position_x, position_y, position_z, orientation) VALUES {}",
+                rows.join(", ")
+            ),
+        )
+        .await;
+    }
+}
+
+/// The expected end state, computed in SQL before the backfill (values scaled to integers).
+const EXPECTED: &str = "SELECT id, CAST(COALESCE(position_x, 0) * 4 AS SIGNED), CAST(COALESCE(position_y, 0) * 4 AS SIGNED), \
+     CAST(COALESCE(position_z, 0) * 4 AS SIGNED), CAST(COALESCE(orientation, 0) * 4 AS SIGNED) FROM telemetry ORDER BY id";
+const STATE: &str = "SELECT id, CAST(position_x * 4 AS SIGNED), CAST(position_y * 4 AS SIGNED), \
+     CAST(position_z * 4 AS SIGNED), CAST(orientation * 4 AS SIGNED) FROM telemetry ORDER BY id";
+
+fn sql_for(b: Backend, sql: &str) -> String {
+    match b {
+        Backend::MySql => sql.to_string(),
+        _ => sql.replace("AS SIGNED", "AS BIGINT"),
+    }
+}
+
+async fn null_rows(db: &DatabaseConnection) -> i64 {
+    i64s(
+        db,
+        "SELECT COUNT(*) FROM telemetry WHERE position_x IS NULL OR position_y IS NULL \
+         OR position_z IS NULL OR orientation IS NULL",
+    )
+    .await[0][0]
+}
+
+/// (batch, after_key, last_key, rows_changed) of the backfill, in batch order.
+async fn batches(db: &DatabaseConnection) -> Vec<Vec<i64>> {
+    i64s(
+        db,
+        &format!(
+            "SELECT batch, after_key, last_key, rows_changed FROM oht50_migration_batches \
+             WHERE migration = '{BACKFILL}' ORDER BY batch"
+        ),
+    )
+    .await
+}
+
+/// Every batch once: numbered 1..n, key ranges adjacent and covering every id, `size` rows each
+/// (the last one fewer), changed rows adding up to `nulls`.
+fn assert_each_batch_once(b: Backend, got: &[Vec<i64>], ids: &[i64], size: usize, nulls: i64) {
+    let n = ids.len().div_ceil(size);
+    assert_eq!(got.len(), n, "{b:?}: {got:?}");
+    for (i, row) in got.iter().enumerate() {
+        assert_eq!(row[0], i as i64 + 1, "{b:?}: batch numbers");
+        let prev = if i == 0 { ids[0] - 1 } else { got[i - 1][2] };
+        assert_eq!(
+            row[1],
+            prev,
+            "{b:?}: batch {} starts where the last ended",
+            i + 1
+        );
+        let end = ids[((i + 1) * size).min(ids.len()) - 1];
+        assert_eq!(
+            row[2],
+            end,
+            "{b:?}: batch {} ends at its {size}th row",
+            i + 1
+        );
+    }
+    assert_eq!(
+        got.iter().map(|r| r[3]).sum::<i64>(),
+        nulls,
+        "{b:?}: rows changed"
+    );
+}
+
+#[tokio::test]
+async fn backfill_fills_every_null_pattern_in_batches_and_down_is_a_no_op() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    each_backend!("backfill", |db| {
+        let b = db.backend;
+        let url = db.url.as_str();
+        ok(mig(d, url, &["up", "--to", SPEC3]));
+        let conn = db.connect().await;
+        let ids = ids(1_000);
+        insert_telemetry(&conn, &ids).await;
+        let nulls = null_rows(&conn).await;
+        assert!(nulls > 800, "{b:?}: 15 of 16 patterns have a NULL");
+        let expected = i64s(&conn, &sql_for(b, EXPECTED)).await;
+        let o = ok(mig(d, url, &["up", "--batch-size", "64", "--progress", "lines"]));
+        let err = stderr(&o);
+        assert!(
+            err.contains(&format!(
+                "{BACKFILL}: 16 batch(es), {nulls} of 1000 row(s) changed"
+            )),
+            "{b:?}: {err}"
+        );
+        assert_eq!(i64s(&conn, &sql_for(b, STATE)).await, expected, "{b:?}");
+        assert_eq!(null_rows(&conn).await, 0);
+        assert_each_batch_once(b, &batches(&conn).await, &ids, 64, nulls);
+
+        // down of the index and the backfill: data stays, recorded batches go.
+        let o = ok(mig(d, url, &["down", "-n", "2"]));
+        assert!(
+            stderr(&o).contains("down leaves the data as it is"),
+            "{b:?}: {}",
+            stderr(&o)
+        );
+        assert_eq!(i64s(&conn, &sql_for(b, STATE)).await, expected, "{b:?}");
+        assert!(batches(&conn).await.is_empty(), "{b:?}");
+        // up again: every batch runs again and changes nothing.
+        ok(mig(d, url, &["up", "--batch-size", "500"]));
+        let again = batches(&conn).await;
+        assert_eq!(again.len(), 2, "{b:?}");
+        assert_eq!(again.iter().map(|r| r[3]).sum::<i64>(), 0, "{b:?}");
+        let _ = conn.close().await;
+    });
+}
+
+#[tokio::test]
+async fn backfill_killed_half_way_resumes_and_applies_each_batch_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    each_backend!("backfill_kill", |db| {
+        let b = db.backend;
+        let url = db.url.as_str();
+        ok(mig(d, url, &["up", "--to", SPEC3]));
+        let conn = db.connect().await;
+        let ids = ids(3_000);
+        insert_telemetry(&conn, &ids).await;
+        let nulls = null_rows(&conn).await;
+        let expected = i64s(&conn, &sql_for(b, EXPECTED)).await;
+        let mut child = command(
+            Path::new(support::BIN),
+            d,
+            Some(url),
+            &[
+                "up",
+                "--batch-size",
+                "50",
+                "--batch-pause-ms",
+                "100",
+                "--no-backup",
+            ],
+            &[],
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut committed = 0;
+        if b == Backend::Sqlite {
+            // The run is one transaction: its batches are invisible until it ends.
+            tokio::time::sleep(Duration::from_millis(2_000)).await;
+        } else {
+            loop {
+                let probe = conn
+                    .query_all_raw(Statement::from_string(
+                        conn.get_database_backend(),
+                        format!("SELECT batch FROM oht50_migration_batches WHERE migration = '{BACKFILL}'"),
+                    ))
+                    .await;
+                committed = probe.map(|r| r.len()).unwrap_or(0);
+                if committed >= 5 {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "{b:?}: no batch committed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        child.kill().expect("SIGKILL");
+        let _ = child.wait();
+        let after_kill = if b == Backend::Sqlite {
+            0
+        } else {
+            batches(&conn).await.len()
+        };
+        assert!(
+            after_kill >= committed && after_kill < 60,
+            "{b:?}: killed half-way ({after_kill})"
+        );
+        if b != Backend::Sqlite {
+            assert!(
+                null_rows(&conn).await < nulls,
+                "{b:?}: the committed batches stay"
+            );
+        }
+        // Rerun without repair: it resumes.
+        let o = ok(mig(d, url, &["up", "--batch-size", "50"]));
+        if after_kill > 0 {
+            assert!(
+                stderr(&o).contains(&format!("resuming after batch {after_kill}")),
+                "{b:?}: {}",
+                stderr(&o)
+            );
+        }
+        assert_eq!(i64s(&conn, &sql_for(b, STATE)).await, expected, "{b:?}");
+        assert_each_batch_once(b, &batches(&conn).await, &ids, 50, nulls);
+        let applied = support::applied(d, url);
+        assert_eq!(applied.len(), 5, "{b:?}: {applied:?}");
+        let _ = conn.close().await;
+    });
+}
+
+/// PostgreSQL: a concurrent build that fails leaves an INVALID index; the migration drops it
+/// and builds it again. A table lock held elsewhere makes it time out and retry, then fail
+/// naming the table; the next run succeeds without `repair`.
+#[tokio::test]
+async fn online_index_cleans_up_invalid_index_and_retries_busy_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let Some(db) = TestDb::create(Backend::Postgres, "online_pg").await else {
+        return;
+    };
+    let url = db.url.as_str();
+    ok(mig(d, url, &["up", "--to", BACKFILL]));
+    let conn = db.connect().await;
+    insert_telemetry(&conn, &ids(200)).await;
+    // A unique concurrent build fails on the duplicate timestamps and leaves an INVALID index.
+    let e = conn
+        .execute_unprepared(
+            "CREATE UNIQUE INDEX CONCURRENTLY idx_telemetry_timestamp ON telemetry (timestamp)",
+        )
+        .await;
+    assert!(e.is_err());
+    let invalid = "SELECT COUNT(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+                   WHERE c.relname = 'idx_telemetry_timestamp' AND NOT i.indisvalid";
+    assert_eq!(i64s(&conn, invalid).await[0][0], 1);
+
+    // Busy table: another session holds a lock that conflicts with the build.
+    let holder = migration::connect(
+        &migration::DatabaseUrl::parse(url).unwrap(),
+        &migration::ConnectSettings::default(),
+    )
+    .await
+    .unwrap();
+    exec(&holder, "BEGIN").await;
+    exec(
+        &holder,
+        "LOCK TABLE telemetry IN SHARE UPDATE EXCLUSIVE MODE",
+    )
+    .await;
+    let started = Instant::now();
+    let o = mig(
+        d,
+        url,
+        &["up", "--ddl-lock-timeout-ms", "200", "--ddl-retries", "2"],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("table telemetry is busy")
+            && err.contains("in 3 attempt(s)")
+            && err.contains("--ddl-lock-timeout-ms")
+            && err.contains("safe to run again"),
+        "{err}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(20));
+    exec(&holder, "COMMIT").await;
+    let _ = holder.close().await;
+
+    // The next run needs no repair: it drops the INVALID index and builds it.
+    let o = ok(mig(d, url, &["up"]));
+    assert!(stderr(&o).contains("INVALID"), "{}", stderr(&o));
+    assert_eq!(i64s(&conn, invalid).await[0][0], 0);
+    let valid = "SELECT COUNT(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+                 WHERE c.relname = 'idx_telemetry_timestamp' AND i.indisvalid";
+    assert_eq!(i64s(&conn, valid).await[0][0], 1);
+    // Down drops it concurrently; up builds it again.
+    ok(mig(d, url, &["down"]));
+    assert_eq!(i64s(&conn, valid).await[0][0], 0);
+    ok(mig(d, url, &["up"]));
+    assert_eq!(i64s(&conn, valid).await[0][0], 1);
+    let _ = conn.close().await;
+}
+
+/// While the concurrent build waits for an open transaction, with the migration lock held, a
+/// second runner waits for the lock; neither deadlocks, and the index ends up built once.
+#[tokio::test]
+async fn concurrent_build_under_the_lock_does_not_deadlock_a_waiting_runner() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    each_backend!("online_wait", |db| {
+        let b = db.backend;
+        let url = db.url.as_str();
+        ok(mig(d, url, &["up", "--to", BACKFILL]));
+        let conn = db.connect().await;
+        insert_telemetry(&conn, &ids(500)).await;
+        // An open write transaction the build must wait for (PostgreSQL, MySQL).
+        let writer = migration::connect(
+            &migration::DatabaseUrl::parse(url).unwrap(),
+            &migration::ConnectSettings::default(),
+        )
+        .await
+        .unwrap();
+        if b != Backend::Sqlite {
+            let begin = if b == Backend::MySql {
+                "START TRANSACTION"
+            } else {
+                "BEGIN"
+            };
+            exec(&writer, begin).await;
+            exec(&writer, "UPDATE telemetry SET speed = 1 WHERE id = 1").await;
+        }
+        let spawn = || {
+            command(
+                Path::new(support::BIN),
+                d,
+                Some(url),
+                &["up", "--ddl-lock-timeout-ms", "20000", "--no-backup"],
+                &[],
+            )
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn")
+        };
+        let first = spawn();
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        let second = spawn();
+        tokio::time::sleep(Duration::from_millis(1_000)).await;
+        if b != Backend::Sqlite {
+            if b == Backend::Postgres {
+                // Writes keep going on the table while the concurrent build waits. (MySQL
+                // queues them behind the build's pending metadata lock, for at most the DDL
+                // lock timeout.)
+                let t = Instant::now();
+                exec(
+                    &conn,
+                    "INSERT INTO telemetry (id, robot_id, timestamp) VALUES (99999999, 1, '2025-02-01 00:00:00')",
+                )
+                .await;
+                assert!(
+                    t.elapsed() < Duration::from_secs(1),
+                    "{b:?}: insert blocked"
+                );
+            }
+            exec(&writer, "COMMIT").await;
+        }
+        let (a, bb) = (
+            first.wait_with_output().unwrap(),
+            second.wait_with_output().unwrap(),
+        );
+        let a = ok(a);
+        let bb = ok(bb);
+        let applied_by: usize = [&a, &bb]
+            .iter()
+            .filter(|o| stderr(o).contains(&format!("Applied {INDEX}")))
+            .count();
+        assert_eq!(applied_by, 1, "{b:?}: {} / {}", stderr(&a), stderr(&bb));
+        let has = migration::online::index_state(&conn, "idx_telemetry_timestamp")
+            .await
+            .unwrap();
+        assert_eq!(has, migration::online::IndexState::Valid, "{b:?}");
+        let _ = writer.close().await;
+        let _ = conn.close().await;
+    });
+}
+
+/// `migration ARGS --no-backup` (backups are tested elsewhere and slow these tests down).
+fn mig(dir: &Path, url: &str, args: &[&str]) -> std::process::Output {
+    let mut all = args.to_vec();
+    all.push("--no-backup");
+    run_bin(Path::new(support::BIN), dir, Some(url), &all, &[])
+}
