@@ -54,7 +54,7 @@ async fn command_set_on_every_backend() {
         // refresh and reset keep working on a populated schema.
         let o = ok(run(d, Some(url), &["refresh"]));
         assert!(
-            stdout(&o).contains("reverted 3, applied 3"),
+            stdout(&o).contains("reverted 5, applied 5"),
             "{b:?}: {}",
             stdout(&o)
         );
@@ -111,7 +111,7 @@ fn without_database_url_uses_local_sqlite_file_and_says_so() {
     let o = ok(run(dir.path(), None, &["status", "--format", "json"]));
     let doc: serde_json::Value = serde_json::from_slice(&o.stdout).expect("pure JSON on stdout");
     assert_eq!(doc["pending"], 0);
-    assert_eq!(doc["migrations"].as_array().map(Vec::len), Some(3));
+    assert_eq!(doc["migrations"].as_array().map(Vec::len), Some(5));
 }
 
 #[test]
@@ -277,7 +277,7 @@ async fn bad_input_is_refused_clearly_and_changes_nothing() {
             url,
             &["up", "--to", "m2025"],
             2,
-            "prefix of 3 migrations",
+            "prefix of 5 migrations",
             "",
         )
         .await;

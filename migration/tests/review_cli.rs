@@ -120,7 +120,7 @@ async fn review_commands_on_every_backend() {
             "{b:?}"
         );
         assert!(
-            out(&o).contains("3 migration(s) would be applied"),
+            out(&o).contains("5 migration(s) would be applied"),
             "{b:?}: {}",
             out(&o)
         );
