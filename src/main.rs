@@ -19,7 +19,7 @@ enum Command {
     Retention(oht50_db::retention::RetentionArgs),
 }
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() {
     let _ = dotenvy::dotenv();
     let code = match Args::parse().command {

@@ -133,7 +133,7 @@ impl MigratorTrait for Chaos {
     }
 }
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() {
     let args = cli::Cli::parse();
     std::process::exit(cli::run::<Chaos>(args).await);

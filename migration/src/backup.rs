@@ -359,7 +359,7 @@ fn libpq_url(url: &DatabaseUrl) -> (String, Option<String>) {
     let Ok(mut parsed) = url::Url::parse(url.expose()) else {
         return (url.redacted().to_string(), None);
     };
-    let pass = parsed.password().map(|p| percent_decode(p));
+    let pass = parsed.password().map(percent_decode);
     let _ = parsed.set_password(None);
     let keep: Vec<(String, String)> = parsed
         .query_pairs()

@@ -417,6 +417,7 @@ pub async fn execute<M: MigratorTrait>(cli: Cli, log: EventLog) -> Result<(), Mi
             }
         ),
         backup: (!safety.no_backup).then(|| (backup_config.clone(), url.clone())),
+        allow_destructive: matches!(command, Command::Up { allow_destructive: true, .. }),
     };
     let observer = log.clone();
     let runner = Runner::new(db, M::migrations())
@@ -620,8 +621,8 @@ impl EventLog {
             Format::Text if level == "error" => eprintln!("error: {text}"),
             Format::Text => eprintln!("{text}"),
         }
-        if let Some(file) = &self.file {
-            if let Ok(mut f) = file.lock() {
+        if let Some(file) = &self.file
+            && let Ok(mut f) = file.lock() {
                 let _ = match self.format {
                     Format::Json => writeln!(f, "{obj}"),
                     Format::Text => {
@@ -629,7 +630,6 @@ impl EventLog {
                     }
                 };
             }
-        }
     }
 
     /// Reports a failed command.
@@ -677,6 +677,11 @@ impl EventLog {
                 "warn",
                 format!("Waiting for the migration lock, held by {holder} ..."),
                 json!({"event": "lock-waiting", "holder": holder}),
+            ),
+            Event::DestructiveAllowed { version, rule, message } => self.emit(
+                "warn",
+                format!("Allowed destructive change in {version} ({rule}): {message}"),
+                json!({"event": "destructive-allowed", "version": version, "rule": rule, "message": message}),
             ),
             Event::BackupTaken { backup } => self.emit(
                 "info",

@@ -102,7 +102,7 @@ pub fn foreign_key(
     on_delete: ForeignKeyAction,
 ) -> ForeignKeyCreateStatement {
     let (table, column) = (table.into_iden(), column.into_iden());
-    let name = format!("{}_{}_fkey", table.to_string(), column.to_string());
+    let name = format!("{}_{}_fkey", table, column);
     ForeignKey::create()
         .name(name)
         .from(table, column)

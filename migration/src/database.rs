@@ -146,11 +146,10 @@ impl DatabaseUrl {
         let mut out = text.replace(&self.raw, &self.redacted);
         if let Some(secret) = self.secret.as_deref().filter(|s| !s.is_empty()) {
             out = out.replace(secret, "***");
-            if let Ok(decoded) = percent_decode(secret) {
-                if !decoded.is_empty() {
+            if let Ok(decoded) = percent_decode(secret)
+                && !decoded.is_empty() {
                     out = out.replace(&decoded, "***");
                 }
-            }
         }
         out
     }
@@ -259,15 +258,21 @@ pub async fn connect(
         // Short waits on a locked file: the migration lock polls, and reports who it waits for.
         opts.map_sqlx_sqlite_opts(|o| o.busy_timeout(Duration::from_millis(250)));
     }
-    if url.backend() == DbBackend::Postgres {
-        if let Some(schema) = settings.schema.as_deref().filter(|s| !s.is_empty()) {
+    if url.backend() == DbBackend::Postgres
+        && let Some(schema) = settings.schema.as_deref().filter(|s| !s.is_empty()) {
             opts.set_schema_search_path(schema.to_string());
         }
+    // The driver's pool retries a refused connection until its acquire timeout. Instead of
+    // probing first (a second connection, and a server-side fork, on every run), probe only
+    // when connecting takes longer than a healthy local server ever does.
+    let connecting = Database::connect(opts);
+    tokio::pin!(connecting);
+    tokio::select! {
+        result = &mut connecting => return result.map_err(|e| connect_error(url, &e)),
+        _ = tokio::time::sleep(Duration::from_millis(250)) => {}
     }
     probe(url, settings.connect_timeout).await?;
-    Database::connect(opts)
-        .await
-        .map_err(|e| connect_error(url, &e))
+    connecting.await.map_err(|e| connect_error(url, &e))
 }
 
 /// Fails fast when nothing listens at the server's address: the driver's pool would otherwise

@@ -225,7 +225,7 @@ impl History {
                 finished_at.into(),
                 duration_ms.into(),
                 outcome.as_str().into(),
-                error.map(|e| truncate_error(e)).into(),
+                error.map(truncate_error).into(),
                 transactional.into(),
                 env!("CARGO_PKG_VERSION").into(),
                 host_name().into(),

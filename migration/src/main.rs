@@ -3,7 +3,7 @@
 use clap::Parser;
 use migration::{Migrator, cli};
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() {
     let _ = dotenvy::dotenv();
     let args = cli::Cli::parse();

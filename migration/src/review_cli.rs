@@ -180,45 +180,6 @@ pub async fn run_dry_run(
     Ok(())
 }
 
-/// Before `up`: refuses a plan with destructive changes unless `allow_destructive`.
-pub async fn refuse_destructive(
-    runner: &Runner,
-    migrations: &[Box<dyn MigrationTrait>],
-    target: &Target,
-    allow_destructive: bool,
-) -> Result<(), MigrateError> {
-    let plan = script::plan_read_only(runner, Direction::Up, target).await?;
-    let selected: Vec<&dyn MigrationTrait> = plan
-        .steps
-        .iter()
-        .filter_map(|&i| migrations.get(i).map(|m| m.as_ref()))
-        .collect();
-    let findings =
-        lint::destructive_findings(&selected, runner.connection().get_database_backend()).await;
-    let Some(first) = findings.first() else {
-        return Ok(());
-    };
-    if allow_destructive {
-        for f in &findings {
-            eprintln!(
-                "Allowed destructive change in {} ({}): {}",
-                f.migration, f.rule, f.message
-            );
-        }
-        return Ok(());
-    }
-    let more = if findings.len() > 1 {
-        format!(" (and {} more destructive change(s))", findings.len() - 1)
-    } else {
-        String::new()
-    };
-    Err(MigrateError::DestructiveRefused {
-        version: first.migration.clone(),
-        rule: first.rule.clone(),
-        detail: format!("{}{more}", first.message),
-    })
-}
-
 fn print_findings(findings: &[Finding]) {
     for f in findings {
         println!("{f}");
@@ -378,16 +339,6 @@ pub async fn handle(
             };
             run_dry_run(runner, url, migrations, Direction::Down, &target).await?;
             return Ok(true);
-        }
-        Command::Up {
-            num,
-            to,
-            allow_destructive,
-            ..
-        } => {
-            let target = target(*num, to.clone());
-            refuse_destructive(runner, migrations, &target, *allow_destructive).await?;
-            return Ok(false);
         }
         Command::Sql(args) => ReviewCommand::Sql(args.clone()),
         Command::Lint(args) => ReviewCommand::Lint(args.clone()),

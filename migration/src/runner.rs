@@ -50,6 +50,8 @@ pub enum Event<'a> {
     LockWaiting { holder: &'a str },
     /// A backup was written before changing the database.
     BackupTaken { backup: &'a Backup },
+    /// `--allow-destructive` let a destructive change through.
+    DestructiveAllowed { version: &'a str, rule: &'a str, message: &'a str },
 }
 
 /// Status of one migration.
@@ -185,6 +187,8 @@ pub struct RunOptions {
     pub allow_out_of_order: bool,
     /// Back up before changing a database that holds data (`None`: no backups).
     pub backup: Option<(BackupConfig, DatabaseUrl)>,
+    /// Apply migrations that drop tables or columns or truncate (refused otherwise).
+    pub allow_destructive: bool,
 }
 
 impl Default for RunOptions {
@@ -193,11 +197,13 @@ impl Default for RunOptions {
             lock_timeout: Duration::from_secs(300),
             allow_out_of_order: false,
             backup: None,
+            allow_destructive: false,
         }
     }
 }
 
 /// The ledger and history as read at one moment.
+#[derive(Default)]
 struct Recorded {
     applied: BTreeMap<String, i64>,
     entries: Vec<history::Entry>,
@@ -327,31 +333,25 @@ impl Runner {
         Ok(())
     }
 
-    async fn read<C: ConnectionTrait>(
-        &self,
-        conn: &C,
-        tables_exist: bool,
-    ) -> Result<Recorded, MigrateError> {
-        if !tables_exist {
-            return Ok(Recorded {
-                applied: BTreeMap::new(),
-                entries: Vec::new(),
-            });
-        }
-        let applied = self
-            .ledger
-            .applied(conn)
-            .await
-            .map_err(db_err("reading the migration ledger"))?
-            .into_iter()
-            .map(|a| (a.version, a.applied_at))
-            .collect();
-        let entries = self
-            .history
-            .entries(conn, None)
-            .await
-            .map_err(db_err("reading the migration history"))?;
-        Ok(Recorded { applied, entries })
+    /// The ledger and the history rows that matter; `None` when the bookkeeping tables do not
+    /// exist yet. Two queries, no catalogue lookup: this is the whole cost of a no-op `up`.
+    async fn read<C: ConnectionTrait>(&self, conn: &C) -> Result<Option<Recorded>, MigrateError> {
+        let applied = match self.ledger.applied(conn).await {
+            Ok(rows) => rows.into_iter().map(|a| (a.version, a.applied_at)).collect(),
+            Err(e) if is_missing_table(&e) => return Ok(None),
+            Err(e) => return Err(db_err("reading the migration ledger")(e)),
+        };
+        let entries = match self.history.latest(conn).await {
+            Ok(rows) => rows,
+            Err(e) if is_missing_table(&e) => return Ok(None),
+            Err(e) => return Err(db_err("reading the migration history")(e)),
+        };
+        Ok(Some(Recorded { applied, entries }))
+    }
+
+    /// [`Runner::read`], treating missing bookkeeping as an empty record.
+    async fn read_or_empty<C: ConnectionTrait>(&self, conn: &C) -> Result<Recorded, MigrateError> {
+        Ok(self.read(conn).await?.unwrap_or_default())
     }
 
     /// Whether migration `version` of this build declared itself safe to run again after a
@@ -404,14 +404,13 @@ impl Runner {
                         });
                     }
                 }
-            } else if let Some(last) = last_applied.filter(|&l| l > i) {
-                if !self.options.allow_out_of_order {
+            } else if let Some(last) = last_applied.filter(|&l| l > i)
+                && !self.options.allow_out_of_order {
                     problems.push(Problem::OutOfOrder {
                         version: name.to_string(),
                         applied_after: names[last].to_string(),
                     });
                 }
-            }
         }
         Ok(problems)
     }
@@ -419,47 +418,14 @@ impl Runner {
     /// Checks the database against this build without changing anything: checksum changes,
     /// unknown versions, out-of-order pending migrations, unrepaired failures.
     pub async fn verify(&self) -> Result<Vec<Problem>, MigrateError> {
-        let exists = self.bookkeeping_exists().await?;
-        let rec = self.read(&self.db, exists).await?;
+        let rec = self.read_or_empty(&self.db).await?;
         self.problems(&rec).await
-    }
-
-    async fn bookkeeping_exists(&self) -> Result<bool, MigrateError> {
-        let tables = list_tables(&self.db)
-            .await
-            .map_err(db_err("listing tables"))?;
-        Ok(tables.iter().any(|t| t == self.ledger.table())
-            && tables.iter().any(|t| t == history::TABLE))
     }
 
     /// Every known migration with its state, then applied versions this build does not know.
     /// Reads only: never creates a table.
     pub async fn status(&self) -> Result<Vec<MigrationState>, MigrateError> {
-        let tables = list_tables(&self.db)
-            .await
-            .map_err(db_err("listing tables"))?;
-        let ledger = tables.iter().any(|t| t == self.ledger.table());
-        let with_history = tables.iter().any(|t| t == history::TABLE);
-        let applied: BTreeMap<String, i64> = if ledger {
-            self.ledger
-                .applied(&self.db)
-                .await
-                .map_err(db_err("reading the migration ledger"))?
-                .into_iter()
-                .map(|a| (a.version, a.applied_at))
-                .collect()
-        } else {
-            BTreeMap::new()
-        };
-        let entries = if with_history {
-            self.history
-                .entries(&self.db, None)
-                .await
-                .map_err(db_err("reading the migration history"))?
-        } else {
-            Vec::new()
-        };
-        let rec = Recorded { applied, entries };
+        let rec = self.read_or_empty(&self.db).await?;
         let names = self.names();
         let mut out = Vec::with_capacity(names.len());
         for (i, name) in names.iter().enumerate() {
@@ -519,8 +485,7 @@ impl Runner {
 
     /// Works out what `up`/`down` with `target` would run, without running or locking.
     pub async fn plan(&self, direction: Direction, target: &Target) -> Result<Plan, MigrateError> {
-        let exists = self.bookkeeping_exists().await?;
-        let rec = self.read(&self.db, exists).await?;
+        let rec = self.read_or_empty(&self.db).await?;
         self.plan_for(&rec, direction, target)
     }
 
@@ -579,7 +544,7 @@ impl Runner {
         conn: &C,
     ) -> Result<(usize, u64), MigrateError> {
         self.ensure_bookkeeping(conn).await?;
-        let rec = self.read(conn, true).await?;
+        let rec = self.read_or_empty(conn).await?;
         let repaired = self
             .history
             .mark_repaired(conn)
@@ -622,16 +587,20 @@ impl Runner {
     }
 
     async fn run(&self, op: Op) -> Result<Vec<Step>, MigrateError> {
-        // Unlocked pre-check: a no-op run costs three reads and takes no lock.
-        let exists = self.bookkeeping_exists().await?;
-        let rec = self.read(&self.db, exists).await?;
+        // Unlocked pre-check: a no-op run costs two reads and takes no lock.
+        let rec = self.read(&self.db).await?;
+        let exists = rec.is_some();
+        let rec = rec.unwrap_or_default();
         // Validate the target before anything changes, even on a database never migrated.
         let planned = match &op {
             Op::Up(t) => Some(self.plan_for(&rec, Direction::Up, t)?),
             Op::Down(t) => Some(self.plan_for(&rec, Direction::Down, t)?),
             Op::Fresh | Op::Refresh => None,
         };
-        let nothing = exists && planned.is_some_and(|p| p.steps.is_empty());
+        let nothing = exists && planned.as_ref().is_some_and(|p| p.steps.is_empty());
+        if let Some(plan) = planned.as_ref().filter(|p| p.direction == Direction::Up) {
+            self.refuse_destructive(plan).await?;
+        }
         if nothing {
             let problems = self.problems(&rec).await?;
             refuse(problems)?;
@@ -643,8 +612,8 @@ impl Runner {
             (self.observer)(&Event::NothingToDo { direction });
             return Ok(Vec::new());
         }
-        if let Some((config, url)) = &self.options.backup {
-            if backup::holds_data(&self.db).await? {
+        if let Some((config, url)) = &self.options.backup
+            && backup::holds_data(&self.db).await? {
                 let label = rec
                     .applied
                     .keys()
@@ -654,7 +623,6 @@ impl Runner {
                 let taken = backup::take(&self.db, url, config, &label).await?;
                 (self.observer)(&Event::BackupTaken { backup: &taken });
             }
-        }
         let lock = self.lock().await?;
         let result = match &lock {
             MigrationLock::Sqlite(txn) => self.run_locked(txn, &op).await,
@@ -670,7 +638,7 @@ impl Runner {
     {
         self.ensure_bookkeeping(conn).await?;
         // Re-read: another runner may have migrated while we waited for the lock.
-        let mut rec = self.read(conn, true).await?;
+        let mut rec = self.read_or_empty(conn).await?;
         self.fail_abandoned(conn, &mut rec).await?;
         let mut steps = Vec::new();
         match op {
@@ -694,7 +662,7 @@ impl Runner {
                 refuse(self.problems(&rec).await?)?;
                 let plan = self.plan_for(&rec, Direction::Down, &Target::All)?;
                 self.execute(conn, &plan, &mut steps).await?;
-                let rec = self.read(conn, true).await?;
+                let rec = self.read_or_empty(conn).await?;
                 let plan = self.plan_for(&rec, Direction::Up, &Target::All)?;
                 self.execute(conn, &plan, &mut steps).await?;
             }
@@ -707,12 +675,42 @@ impl Runner {
                     .ensure(conn)
                     .await
                     .map_err(db_err("creating the migration ledger"))?;
-                let rec = self.read(conn, true).await?;
+                let rec = self.read_or_empty(conn).await?;
                 let plan = self.plan_for(&rec, Direction::Up, &Target::All)?;
                 self.execute(conn, &plan, &mut steps).await?;
             }
         }
         Ok(steps)
+    }
+
+    /// Refuses a plan that would apply a migration dropping a table or column or truncating,
+    /// unless `allow_destructive`; nothing has changed when it does.
+    async fn refuse_destructive(&self, plan: &Plan) -> Result<(), MigrateError> {
+        let selected: Vec<&dyn MigrationTrait> =
+            plan.steps.iter().filter_map(|&i| self.migrations.get(i).map(|m| m.as_ref())).collect();
+        let findings = crate::lint::destructive_findings(&selected, self.backend()).await;
+        let Some(first) = findings.first() else {
+            return Ok(());
+        };
+        if self.options.allow_destructive {
+            for f in &findings {
+                (self.observer)(&Event::DestructiveAllowed {
+                    version: &f.migration,
+                    rule: &f.rule,
+                    message: &f.message,
+                });
+            }
+            return Ok(());
+        }
+        let more = match findings.len() {
+            1 => String::new(),
+            n => format!(" (and {} more destructive change(s))", n - 1),
+        };
+        Err(MigrateError::DestructiveRefused {
+            version: first.migration.clone(),
+            rule: first.rule.clone(),
+            detail: format!("{}{more}", first.message),
+        })
     }
 
     /// Under the lock, an `in-progress` row can only be left by a runner that died: mark it
@@ -1036,6 +1034,16 @@ pub async fn drop_all_tables_except<C: ConnectionTrait>(
         }
     }
     Ok(tables)
+}
+
+/// Whether `e` says a table does not exist (PostgreSQL 42P01, MySQL 1146, SQLite).
+fn is_missing_table(e: &DbErr) -> bool {
+    let text = e.to_string();
+    text.contains("42P01")
+        || text.contains("does not exist")
+        || text.contains("1146")
+        || text.contains("doesn't exist")
+        || text.contains("no such table")
 }
 
 fn db_err(action: &'static str) -> impl Fn(DbErr) -> MigrateError {
