@@ -619,10 +619,7 @@ async fn up_refuses_destructive_migrations_unless_allowed() {
         let before = migration::inspect::inspect(runner.connection())
             .await
             .unwrap();
-        let err =
-            migration::review_cli::refuse_destructive(&runner, &drop_note(), &Target::All, false)
-                .await
-                .expect_err("refused");
+        let err = runner.up(&Target::All).await.expect_err("refused");
         let msg = err.to_string();
         assert!(
             msg.contains("m20260102_000000_drop_note")
@@ -637,10 +634,13 @@ async fn up_refuses_destructive_migrations_unless_allowed() {
                 .unwrap(),
             before
         );
-        migration::review_cli::refuse_destructive(&runner, &drop_note(), &Target::All, true)
-            .await
-            .expect("allowed");
-        runner.up(&Target::All).await.expect("up");
+        let runner = Runner::new(runner.connection().clone(), drop_note()).with_options(
+            migration::RunOptions {
+                allow_destructive: true,
+                ..Default::default()
+            },
+        );
+        runner.up(&Target::All).await.expect("up with allow_destructive");
         let after = migration::inspect::inspect(runner.connection())
             .await
             .unwrap();

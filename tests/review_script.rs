@@ -16,6 +16,8 @@ use migration::{Direction, Ledger, Migrator, MigratorTrait, Runner, Target};
 const M1: &str = "m20250128_100000_initial_schema";
 const M2: &str = "m20250128_110000_lidar_integration";
 const M3: &str = "m20250128_120000_safety_system";
+const M4: &str = "m20250128_130000_telemetry_backfill";
+const M5: &str = "m20250128_140000_idx_telemetry_timestamp";
 
 /// The schema without the bookkeeping tables, and the ledger's versions.
 async fn snapshot(db: &TestDb) -> (Schema, Vec<String>) {
@@ -112,7 +114,7 @@ async fn offline_script_applied_by_the_client_equals_up() {
             script_schema, up_schema,
             "{backend:?}: script schema == up schema"
         );
-        assert_eq!(script_ledger, [M1, M2, M3], "{backend:?}: ledger");
+        assert_eq!(script_ledger, [M1, M2, M3, M4, M5], "{backend:?}: ledger");
         assert_eq!(script_ledger, up_ledger, "{backend:?}");
         // The entity schema matches too: no drift after the script.
         let conn = by_script.connect().await;
@@ -120,7 +122,7 @@ async fn offline_script_applied_by_the_client_equals_up() {
         assert!(drift.is_empty(), "{backend:?}: {:?}", drift.differences);
         let _ = conn.close().await;
 
-        // `sql down --to M1` then reverts M3 and M2 only.
+        // `sql down --to M1` then reverts M5 to M2 only.
         let down_sql = dir.path().join("down.sql");
         let down = offline_script(
             &Migrator::migrations(),
@@ -158,7 +160,7 @@ async fn dry_run_changes_neither_schema_nor_ledger() {
                 .iter()
                 .map(|m| m.version.as_str())
                 .collect::<Vec<_>>(),
-            [M1, M2, M3],
+            [M1, M2, M3, M4, M5],
             "{b:?}"
         );
         assert_eq!(snapshot(&db).await, before, "{b:?}: dry run on empty db");

@@ -338,7 +338,7 @@ async fn migrated(db: &TestDb) -> Runner {
 }
 
 async fn live_schema(runner: &Runner) -> Schema {
-    inspect::inspect(runner.connection()).await.expect("inspect").without(&["seaql_migrations", "oht50_migration_history"])
+    inspect::inspect(runner.connection()).await.expect("inspect").without(&["seaql_migrations", "oht50_migration_history", "oht50_migration_batches"])
 }
 
 fn assert_schema_eq(backend: Backend, actual: &Schema, expected: &Schema) {
@@ -372,7 +372,13 @@ async fn every_down_restores_the_schema_before_its_up() {
             let steps = runner.up(&Target::Steps(1)).await.expect("up 1");
             assert_eq!(steps.len(), 1);
             let after_up = live_schema(&runner).await;
-            assert_ne!(before, after_up, "{:?}: migration {i} changed nothing", db.backend);
+            let name = Migrator::migrations()[i].name().to_string();
+            if name.ends_with("_telemetry_backfill") {
+                // A data migration: it changes rows, never the schema.
+                assert_eq!(before, after_up, "{:?}: {name} changed the schema", db.backend);
+            } else {
+                assert_ne!(before, after_up, "{:?}: {name} changed nothing", db.backend);
+            }
             runner.down(&Target::Steps(1)).await.expect("down 1");
             assert_eq!(live_schema(&runner).await, before, "{:?}: down of migration {i}", db.backend);
             let applied = runner.status().await.expect("status");

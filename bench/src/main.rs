@@ -255,12 +255,21 @@ fn noop(args: &Args, backends: &[Backend], db: &str) {
     for b in backends {
         b.create(db);
         let url = b.url(db);
-        run(&ours, &url, &["up", "--no-backup"], &[]);
-        run(&stock, &url, &["up"], &[]);
-        let a = median((0..args.runs).map(|_| run(&ours, &url, &["up", "--no-backup"], &[]).0).collect());
-        let s = median((0..args.runs).map(|_| run(&stock, &url, &["up"], &[]).0).collect());
+        // PostgreSQL twice: with the default URL (the server negotiates TLS, ~90 ms of
+        // handshake per connection here) and with `sslmode=disable`.
+        let mut variants = vec![(b.label.to_string(), url.clone())];
+        if b.kind == Kind::Pg {
+            variants.insert(0, (format!("{} (default URL: TLS)", b.label), url.replace("?sslmode=disable", "")));
+            variants[1].0 = format!("{} (sslmode=disable)", b.label);
+        }
+        for (label, url) in variants {
+            run(&ours, &url, &["up", "--no-backup"], &[]);
+            run(&stock, &url, &["up"], &[]);
+            let a = median((0..args.runs).map(|_| run(&ours, &url, &["up", "--no-backup"], &[]).0).collect());
+            let s = median((0..args.runs).map(|_| run(&stock, &url, &["up"], &[]).0).collect());
+            println!("| {label} | {} | {} | {} |", ms(a), ms(s), ratio(a, s));
+        }
         b.drop(db);
-        println!("| {} | {} | {} | {} |", b.label, ms(a), ms(s), ratio(a, s));
     }
 }
 

@@ -451,6 +451,8 @@ mod tests {
                 .map(|m| m.version.as_str())
                 .collect::<Vec<_>>(),
             [
+                "m20250128_140000_idx_telemetry_timestamp",
+                "m20250128_130000_telemetry_backfill",
                 "m20250128_120000_safety_system",
                 "m20250128_110000_lidar_integration"
             ]

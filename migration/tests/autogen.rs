@@ -18,7 +18,7 @@ use sea_orm::DbBackend;
 use common::Backend;
 use support::{ok, run, stdout};
 
-const HEAD: &str = "m20250128_120000_safety_system";
+const HEAD: &str = "m20250128_140000_idx_telemetry_timestamp";
 
 fn crate_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

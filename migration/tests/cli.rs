@@ -15,6 +15,9 @@ use support::{BIN, applied, ok, run, snapshot, stderr, stdout};
 const M1: &str = "m20250128_100000_initial_schema";
 const M2: &str = "m20250128_110000_lidar_integration";
 const M3: &str = "m20250128_120000_safety_system";
+const M4: &str = "m20250128_130000_telemetry_backfill";
+const M5: &str = "m20250128_140000_idx_telemetry_timestamp";
+const ALL: [&str; 5] = [M1, M2, M3, M4, M5];
 
 #[tokio::test]
 async fn command_set_on_every_backend() {
@@ -25,11 +28,11 @@ async fn command_set_on_every_backend() {
         let b = db.backend;
         let o = ok(run(d, Some(url), &["up"]));
         assert!(
-            stderr(&o).contains(&format!("Applied {M3}")),
+            stderr(&o).contains(&format!("Applied {M5}")),
             "{b:?}: {}",
             stderr(&o)
         );
-        assert_eq!(applied(d, url), [M1, M2, M3], "{b:?}");
+        assert_eq!(applied(d, url), ALL, "{b:?}");
 
         let o = ok(run(d, Some(url), &["status"]));
         assert!(stdout(&o).contains("0 pending"), "{b:?}: {}", stdout(&o));
@@ -37,8 +40,8 @@ async fn command_set_on_every_backend() {
         let o = ok(run(d, Some(url), &["up"]));
         assert!(stderr(&o).contains("Nothing to apply"), "{b:?}");
 
-        ok(run(d, Some(url), &["down", "-n", "2"]));
-        assert_eq!(applied(d, url), [M1], "{b:?}: down -n 2");
+        ok(run(d, Some(url), &["down", "-n", "4"]));
+        assert_eq!(applied(d, url), [M1], "{b:?}: down -n 4");
         ok(run(d, Some(url), &["down"]));
         assert!(applied(d, url).is_empty(), "{b:?}: down defaults to 1");
         ok(run(d, Some(url), &["up", "-n", "1"]));
@@ -58,7 +61,7 @@ async fn command_set_on_every_backend() {
             "{b:?}: {}",
             stdout(&o)
         );
-        assert_eq!(applied(d, url), [M1, M2, M3], "{b:?}: refresh");
+        assert_eq!(applied(d, url), ALL, "{b:?}: refresh");
         ok(run(d, Some(url), &["reset"]));
         assert!(applied(d, url).is_empty(), "{b:?}: reset");
         let (schema, _) = snapshot(&db).await;
@@ -84,7 +87,7 @@ async fn command_set_on_every_backend() {
             stderr(&o).contains("stray"),
             "{b:?}: fresh names what it dropped"
         );
-        assert_eq!(applied(d, url), [M1, M2, M3], "{b:?}: fresh");
+        assert_eq!(applied(d, url), ALL, "{b:?}: fresh");
         let (schema, _) = snapshot(&db).await;
         assert!(!schema.tables.contains_key("stray"), "{b:?}");
         assert_eq!(

@@ -210,7 +210,7 @@ async fn five_runners_at_once_apply_each_migration_exactly_once() {
         let conn = db.connect().await;
         assert_eq!(
             count(&conn, "SELECT COUNT(*) FROM seaql_migrations").await,
-            4,
+            6,
             "{b:?}"
         );
         assert_eq!(
@@ -219,7 +219,7 @@ async fn five_runners_at_once_apply_each_migration_exactly_once() {
                 "SELECT COUNT(*) FROM oht50_migration_history WHERE direction = 'up'"
             )
             .await,
-            4,
+            6,
             "{b:?}: each migration ran exactly once"
         );
         // No lock left behind: another runner takes it at once.
@@ -642,18 +642,18 @@ async fn doctor_readiness_production_guard_and_json_log() {
             .collect();
         assert_eq!(
             events.iter().filter(|e| e["event"] == "started").count(),
-            3,
+            5,
             "{b:?}"
         );
         let finished: Vec<_> = events.iter().filter(|e| e["event"] == "finished").collect();
-        assert_eq!(finished.len(), 3);
+        assert_eq!(finished.len(), 5);
         assert!(
             finished
                 .iter()
                 .all(|e| e["duration_ms"].is_u64() && e["ts"].is_string())
         );
         let logged = std::fs::read_to_string(&log_file).unwrap();
-        assert_eq!(logged.lines().count(), 6, "{b:?}: {logged}");
+        assert_eq!(logged.lines().count(), 10, "{b:?}: {logged}");
         ok(run(d, Some(url), &["status", "--check"]));
 
         let o = ok(run(d, Some(url), &["doctor", "--format", "json"]));
@@ -684,11 +684,11 @@ async fn doctor_readiness_production_guard_and_json_log() {
         }
         assert_eq!(
             applied(d, url).len(),
-            3,
+            5,
             "{b:?}: production guard changed nothing"
         );
         ok(run(d, Some(url), &["--env", "production", "--yes", "down"]));
-        assert_eq!(applied(d, url).len(), 2);
+        assert_eq!(applied(d, url).len(), 4);
     });
 }
 
@@ -704,7 +704,7 @@ async fn startup_helper_applies_or_refuses() {
         .await
         .expect_err("pending");
         assert!(
-            matches!(err, MigrateError::Pending { count: 3, .. }),
+            matches!(err, MigrateError::Pending { count: 5, .. }),
             "{b:?}: {err}"
         );
         assert!(
@@ -718,7 +718,7 @@ async fn startup_helper_applies_or_refuses() {
         )
         .await
         .expect("apply");
-        assert_eq!(steps.len(), 3);
+        assert_eq!(steps.len(), 5);
         let steps = ensure_schema::<Migrator>(
             db.connect().await,
             StartupMode::ReadOnly,

@@ -290,7 +290,7 @@ async fn refuses_a_database_that_is_not_migrated() {
                 .await
                 .unwrap_err();
         assert!(
-            matches!(err, SeedError::NotMigrated { pending: 3, .. }),
+            matches!(err, SeedError::NotMigrated { pending: 5, .. }),
             "{err:?}"
         );
         assert!(err.to_string().contains("cargo run -p migration up"));
@@ -307,7 +307,7 @@ async fn refuses_a_database_that_is_not_migrated() {
                 .await
                 .unwrap_err();
         assert!(
-            matches!(err, SeedError::NotMigrated { pending: 2, .. }),
+            matches!(err, SeedError::NotMigrated { pending: 4, .. }),
             "{err:?}"
         );
         assert_eq!(err.exit_code(), 3);

@@ -121,8 +121,12 @@ impl TestDb {
     }
 
     /// A connection to this database.
+    /// One connection, as the migration tool itself uses: session state (the migration lock)
+    /// then always belongs to the same session.
     pub async fn connect(&self) -> DatabaseConnection {
-        Database::connect(&self.url)
+        let mut opts = sea_orm::ConnectOptions::new(self.url.clone());
+        opts.max_connections(1).min_connections(1).sqlx_logging(false);
+        Database::connect(opts)
             .await
             .expect("connect to test database")
     }

@@ -123,11 +123,18 @@ impl MigrationTrait for Migration {
                             .take(),
                     )
                     .take(),
-                vec![index(
-                    "idx_telemetry_robot_timestamp",
-                    Telemetry::Table,
-                    [Telemetry::RobotId, Telemetry::Timestamp],
-                )],
+                vec![
+                    index(
+                        "idx_telemetry_robot_timestamp",
+                        Telemetry::Table,
+                        [Telemetry::RobotId, Telemetry::Timestamp],
+                    ),
+                    index(
+                        "idx_telemetry_timestamp",
+                        Telemetry::Table,
+                        [Telemetry::Timestamp],
+                    ),
+                ],
                 &[
                     "id",
                     "robot_id",
@@ -239,11 +246,18 @@ impl MigrationTrait for Migration {
                             .take(),
                     )
                     .take(),
-                vec![index(
-                    "idx_telemetry_robot_timestamp",
-                    Telemetry::Table,
-                    [Telemetry::RobotId, Telemetry::Timestamp],
-                )],
+                vec![
+                    index(
+                        "idx_telemetry_robot_timestamp",
+                        Telemetry::Table,
+                        [Telemetry::RobotId, Telemetry::Timestamp],
+                    ),
+                    index(
+                        "idx_telemetry_timestamp",
+                        Telemetry::Table,
+                        [Telemetry::Timestamp],
+                    ),
+                ],
                 &[
                     "id",
                     "robot_id",
