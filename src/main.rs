@@ -5,7 +5,11 @@ use clap::{Parser, Subcommand};
 
 /// Operator tools for the OHT-50 database.
 #[derive(Debug, Parser)]
-#[command(name = "oht50-db", version, about = "Operator tools for the OHT-50 database")]
+#[command(
+    name = "oht50-db",
+    version,
+    about = "Operator tools for the OHT-50 database"
+)]
 struct Args {
     #[command(subcommand)]
     command: Command,
@@ -23,7 +27,9 @@ enum Command {
 async fn main() {
     let _ = dotenvy::dotenv();
     let code = match Args::parse().command {
-        Command::Migrate(cli) => oht50_db::migration::cli::run::<oht50_db::migration::Migrator>(cli).await,
+        Command::Migrate(cli) => {
+            oht50_db::migration::cli::run::<oht50_db::migration::Migrator>(cli).await
+        }
         Command::Retention(args) => match oht50_db::retention::run_cli(args).await {
             Ok(_) => 0,
             Err(e) => {

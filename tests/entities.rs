@@ -65,18 +65,35 @@ async fn every_entity_round_trips_every_column() {
 
         let u = user(&db, "alice").await;
         assert!(u.is_active, "{b:?}: server default is_active = true");
-        assert_eq!(u.created_at, u.updated_at, "{b:?}: timestamps set on insert");
-        assert_eq!(Users::find_by_id(u.id).one(&db).await.unwrap(), Some(u.clone()), "{b:?}");
+        assert_eq!(
+            u.created_at, u.updated_at,
+            "{b:?}: timestamps set on insert"
+        );
+        assert_eq!(
+            Users::find_by_id(u.id).one(&db).await.unwrap(),
+            Some(u.clone()),
+            "{b:?}"
+        );
 
         let r = robot(&db, "OHT-50-001").await;
-        assert_eq!(Robots::find_by_id(r.id).one(&db).await.unwrap(), Some(r.clone()), "{b:?}");
+        assert_eq!(
+            Robots::find_by_id(r.id).one(&db).await.unwrap(),
+            Some(r.clone()),
+            "{b:?}"
+        );
 
         let mut active: robots::ActiveModel = r.clone().into();
         active.status = Set(RobotStatus::Idle);
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         let updated = active.update(&db).await.expect("update robot");
-        assert!(updated.updated_at > r.updated_at, "{b:?}: updated_at advances on update");
-        assert_eq!(updated.created_at, r.created_at, "{b:?}: created_at kept on update");
+        assert!(
+            updated.updated_at > r.updated_at,
+            "{b:?}: updated_at advances on update"
+        );
+        assert_eq!(
+            updated.created_at, r.created_at,
+            "{b:?}: created_at kept on update"
+        );
 
         let t = telemetry::ActiveModel {
             robot_id: Set(r.id),
@@ -94,11 +111,17 @@ async fn every_entity_round_trips_every_column() {
         .insert(&db)
         .await
         .expect("insert telemetry");
-        assert_eq!(Telemetry::find_by_id(t.id).one(&db).await.unwrap(), Some(t), "{b:?}");
+        assert_eq!(
+            Telemetry::find_by_id(t.id).one(&db).await.unwrap(),
+            Some(t),
+            "{b:?}"
+        );
 
         let scan = lidar_scans::ActiveModel {
             timestamp: Set(ts(10, 0, 1, 0)),
-            scan_data: Set(Some(json!({"ranges": [1.0, 2.5, null], "unit": "m", "meta": {"rpm": 600}}))),
+            scan_data: Set(Some(
+                json!({"ranges": [1.0, 2.5, null], "unit": "m", "meta": {"rpm": 600}}),
+            )),
             quality_score: Set(Some(0.97)),
             scan_duration: Set(Some(0.1)),
             points_count: Set(Some(720)),
@@ -107,7 +130,11 @@ async fn every_entity_round_trips_every_column() {
         .insert(&db)
         .await
         .expect("insert scan");
-        assert_eq!(LidarScans::find_by_id(scan.id).one(&db).await.unwrap(), Some(scan.clone()), "{b:?}");
+        assert_eq!(
+            LidarScans::find_by_id(scan.id).one(&db).await.unwrap(),
+            Some(scan.clone()),
+            "{b:?}"
+        );
 
         let obstacle = lidar_obstacles::ActiveModel {
             scan_id: Set(scan.id),
@@ -125,7 +152,14 @@ async fn every_entity_round_trips_every_column() {
         .insert(&db)
         .await
         .expect("insert obstacle");
-        assert_eq!(LidarObstacles::find_by_id(obstacle.id).one(&db).await.unwrap(), Some(obstacle), "{b:?}");
+        assert_eq!(
+            LidarObstacles::find_by_id(obstacle.id)
+                .one(&db)
+                .await
+                .unwrap(),
+            Some(obstacle),
+            "{b:?}"
+        );
 
         // 200 KB: more than a MySQL BLOB (64 KiB) holds.
         let map_bytes: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
@@ -143,7 +177,11 @@ async fn every_entity_round_trips_every_column() {
         .insert(&db)
         .await
         .expect("insert map");
-        assert_eq!(LidarMaps::find_by_id(map.id).one(&db).await.unwrap(), Some(map), "{b:?}");
+        assert_eq!(
+            LidarMaps::find_by_id(map.id).one(&db).await.unwrap(),
+            Some(map),
+            "{b:?}"
+        );
 
         let path = lidar_paths::ActiveModel {
             start_x: Set(0.0),
@@ -162,13 +200,19 @@ async fn every_entity_round_trips_every_column() {
         .insert(&db)
         .await
         .expect("insert path");
-        assert_eq!(LidarPaths::find_by_id(path.id).one(&db).await.unwrap(), Some(path), "{b:?}");
+        assert_eq!(
+            LidarPaths::find_by_id(path.id).one(&db).await.unwrap(),
+            Some(path),
+            "{b:?}"
+        );
 
         let event = safety_events::ActiveModel {
             event_type: Set("zone_breach".into()),
             severity: Set(Severity::Critical),
             robot_id: Set(Some(r.id)),
-            description: Set(Some("Robot entered a restricted zone — «ünïcode» text".into())),
+            description: Set(Some(
+                "Robot entered a restricted zone — «ünïcode» text".into(),
+            )),
             event_data: Set(Some(json!({"zone": "A1", "speed": 1.2}))),
             resolved_at: Set(Some(ts(12, 0, 0, 1))),
             resolved_by: Set(Some(u.id)),
@@ -178,7 +222,11 @@ async fn every_entity_round_trips_every_column() {
         .await
         .expect("insert event");
         assert!(!event.resolved, "{b:?}: server default resolved = false");
-        assert_eq!(SafetyEvents::find_by_id(event.id).one(&db).await.unwrap(), Some(event), "{b:?}");
+        assert_eq!(
+            SafetyEvents::find_by_id(event.id).one(&db).await.unwrap(),
+            Some(event),
+            "{b:?}"
+        );
 
         let zone = safety_zones::ActiveModel {
             zone_name: Set("Default Safety Zone".into()),
@@ -191,7 +239,11 @@ async fn every_entity_round_trips_every_column() {
         .insert(&db)
         .await
         .expect("insert zone");
-        assert_eq!(SafetyZones::find_by_id(zone.id).one(&db).await.unwrap(), Some(zone), "{b:?}");
+        assert_eq!(
+            SafetyZones::find_by_id(zone.id).one(&db).await.unwrap(),
+            Some(zone),
+            "{b:?}"
+        );
 
         let stop = emergency_stops::ActiveModel {
             robot_id: Set(r.id),
@@ -206,7 +258,11 @@ async fn every_entity_round_trips_every_column() {
         .insert(&db)
         .await
         .expect("insert e-stop");
-        assert_eq!(EmergencyStops::find_by_id(stop.id).one(&db).await.unwrap(), Some(stop), "{b:?}");
+        assert_eq!(
+            EmergencyStops::find_by_id(stop.id).one(&db).await.unwrap(),
+            Some(stop),
+            "{b:?}"
+        );
     });
 }
 
@@ -247,10 +303,13 @@ async fn foreign_key_actions_follow_the_spec() {
         .insert(&db)
         .await
         .expect("e-stop");
-        let scan = lidar_scans::ActiveModel { timestamp: Set(ts(9, 0, 0, 0)), ..Default::default() }
-            .insert(&db)
-            .await
-            .expect("scan");
+        let scan = lidar_scans::ActiveModel {
+            timestamp: Set(ts(9, 0, 0, 0)),
+            ..Default::default()
+        }
+        .insert(&db)
+        .await
+        .expect("scan");
         lidar_obstacles::ActiveModel {
             scan_id: Set(scan.id),
             obstacle_id: Set("o".into()),
@@ -264,25 +323,66 @@ async fn foreign_key_actions_follow_the_spec() {
         .expect("obstacle");
 
         // Relations are navigable from both sides.
-        assert_eq!(r.find_related(Telemetry).all(&db).await.unwrap().len(), 3, "{b:?}");
-        assert_eq!(event.find_related(Robots).one(&db).await.unwrap().map(|x| x.id), Some(r.id), "{b:?}");
+        assert_eq!(
+            r.find_related(Telemetry).all(&db).await.unwrap().len(),
+            3,
+            "{b:?}"
+        );
+        assert_eq!(
+            event
+                .find_related(Robots)
+                .one(&db)
+                .await
+                .unwrap()
+                .map(|x| x.id),
+            Some(r.id),
+            "{b:?}"
+        );
 
         // Deleting a user keeps the events and stops, with the references set to NULL.
         u.clone().delete(&db).await.expect("delete user");
-        let event_after = SafetyEvents::find_by_id(event.id).one(&db).await.unwrap().expect("event kept");
-        assert_eq!(event_after.resolved_by, None, "{b:?}: SET NULL on resolved_by");
-        let stop_after = EmergencyStops::find_by_id(stop.id).one(&db).await.unwrap().expect("stop kept");
-        assert_eq!((stop_after.triggered_by, stop_after.resolved_by), (None, None), "{b:?}");
+        let event_after = SafetyEvents::find_by_id(event.id)
+            .one(&db)
+            .await
+            .unwrap()
+            .expect("event kept");
+        assert_eq!(
+            event_after.resolved_by, None,
+            "{b:?}: SET NULL on resolved_by"
+        );
+        let stop_after = EmergencyStops::find_by_id(stop.id)
+            .one(&db)
+            .await
+            .unwrap()
+            .expect("stop kept");
+        assert_eq!(
+            (stop_after.triggered_by, stop_after.resolved_by),
+            (None, None),
+            "{b:?}"
+        );
 
         // Deleting the robot cascades to telemetry and e-stops, and keeps events (SET NULL).
         r.clone().delete(&db).await.expect("delete robot");
-        assert!(Telemetry::find().all(&db).await.unwrap().is_empty(), "{b:?}: CASCADE telemetry");
-        assert!(EmergencyStops::find().all(&db).await.unwrap().is_empty(), "{b:?}: CASCADE e-stops");
-        let event_after = SafetyEvents::find_by_id(event.id).one(&db).await.unwrap().expect("event kept");
+        assert!(
+            Telemetry::find().all(&db).await.unwrap().is_empty(),
+            "{b:?}: CASCADE telemetry"
+        );
+        assert!(
+            EmergencyStops::find().all(&db).await.unwrap().is_empty(),
+            "{b:?}: CASCADE e-stops"
+        );
+        let event_after = SafetyEvents::find_by_id(event.id)
+            .one(&db)
+            .await
+            .unwrap()
+            .expect("event kept");
         assert_eq!(event_after.robot_id, None, "{b:?}: SET NULL on robot_id");
 
         // Deleting a scan cascades to its obstacles.
         scan.delete(&db).await.expect("delete scan");
-        assert!(LidarObstacles::find().all(&db).await.unwrap().is_empty(), "{b:?}: CASCADE obstacles");
+        assert!(
+            LidarObstacles::find().all(&db).await.unwrap().is_empty(),
+            "{b:?}: CASCADE obstacles"
+        );
     });
 }

@@ -53,10 +53,10 @@ async fn ids(db: &DatabaseConnection, sql: &str) -> Vec<i64> {
     .unwrap_or_else(|e| panic!("{sql}: {e}"))
     .iter()
     .map(|r| {
-            r.try_get_by_index::<i64>(0)
-                .or_else(|_| r.try_get_by_index::<i32>(0).map(i64::from))
-                .expect("id")
-        })
+        r.try_get_by_index::<i64>(0)
+            .or_else(|_| r.try_get_by_index::<i32>(0).map(i64::from))
+            .expect("id")
+    })
     .collect()
 }
 
@@ -302,7 +302,7 @@ async fn retention_killed_half_way_converges_on_rerun() {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let left = count(&conn, "telemetry").await;
-            if left >= 0 && left <= 1_500 - 100 {
+            if (0..=1_500 - 100).contains(&left) {
                 break;
             }
             assert!(Instant::now() < deadline, "{b:?}: nothing deleted");

@@ -640,7 +640,10 @@ async fn up_refuses_destructive_migrations_unless_allowed() {
                 ..Default::default()
             },
         );
-        runner.up(&Target::All).await.expect("up with allow_destructive");
+        runner
+            .up(&Target::All)
+            .await
+            .expect("up with allow_destructive");
         let after = migration::inspect::inspect(runner.connection())
             .await
             .unwrap();

@@ -214,7 +214,10 @@ const SPEC: &[Spec] = &[
             ("created_at", Ty::Ts, NN, None),
         ],
         uniques: &[],
-        fks: &[("robot_id", "robots", "SET NULL"), ("resolved_by", "users", "SET NULL")],
+        fks: &[
+            ("robot_id", "robots", "SET NULL"),
+            ("resolved_by", "users", "SET NULL"),
+        ],
         indexes: &[
             ("idx_safety_events_type", &["event_type"]),
             ("idx_safety_events_severity", &["severity"]),
@@ -281,7 +284,10 @@ fn expected(backend: Backend) -> Schema {
             .map(|(name, cols)| {
                 (
                     name.to_string(),
-                    Index { columns: cols.iter().map(|c| c.to_string()).collect(), unique: false },
+                    Index {
+                        columns: cols.iter().map(|c| c.to_string()).collect(),
+                        unique: false,
+                    },
                 )
             })
             .collect();
@@ -293,7 +299,10 @@ fn expected(backend: Backend) -> Schema {
                 if !covered {
                     indexes.insert(
                         format!("{}_{}_fkey", spec.name, col),
-                        Index { columns: vec![col.to_string()], unique: false },
+                        Index {
+                            columns: vec![col.to_string()],
+                            unique: false,
+                        },
                     );
                 }
             }
@@ -311,7 +320,11 @@ fn expected(backend: Backend) -> Schema {
                 })
                 .collect(),
             primary_key: vec!["id".into()],
-            uniques: spec.uniques.iter().map(|u| u.iter().map(|c| c.to_string()).collect()).collect::<BTreeSet<_>>(),
+            uniques: spec
+                .uniques
+                .iter()
+                .map(|u| u.iter().map(|c| c.to_string()).collect())
+                .collect::<BTreeSet<_>>(),
             foreign_keys: spec
                 .fks
                 .iter()
@@ -338,17 +351,37 @@ async fn migrated(db: &TestDb) -> Runner {
 }
 
 async fn live_schema(runner: &Runner) -> Schema {
-    inspect::inspect(runner.connection()).await.expect("inspect").without(&["seaql_migrations", "oht50_migration_history", "oht50_migration_batches"])
+    inspect::inspect(runner.connection())
+        .await
+        .expect("inspect")
+        .without(&[
+            "seaql_migrations",
+            "oht50_migration_history",
+            "oht50_migration_batches",
+        ])
 }
 
 fn assert_schema_eq(backend: Backend, actual: &Schema, expected: &Schema) {
-    assert_eq!(actual.table_names(), expected.table_names(), "{backend:?}: tables");
+    assert_eq!(
+        actual.table_names(),
+        expected.table_names(),
+        "{backend:?}: tables"
+    );
     for (name, want) in &expected.tables {
         let got = &actual.tables[name];
         assert_eq!(got.columns, want.columns, "{backend:?}: columns of {name}");
-        assert_eq!(got.primary_key, want.primary_key, "{backend:?}: primary key of {name}");
-        assert_eq!(got.uniques, want.uniques, "{backend:?}: unique constraints of {name}");
-        assert_eq!(got.foreign_keys, want.foreign_keys, "{backend:?}: foreign keys of {name}");
+        assert_eq!(
+            got.primary_key, want.primary_key,
+            "{backend:?}: primary key of {name}"
+        );
+        assert_eq!(
+            got.uniques, want.uniques,
+            "{backend:?}: unique constraints of {name}"
+        );
+        assert_eq!(
+            got.foreign_keys, want.foreign_keys,
+            "{backend:?}: foreign keys of {name}"
+        );
         assert_eq!(got.indexes, want.indexes, "{backend:?}: indexes of {name}");
     }
     assert_eq!(actual, expected, "{backend:?}");
@@ -358,7 +391,11 @@ fn assert_schema_eq(backend: Backend, actual: &Schema, expected: &Schema) {
 async fn up_creates_exactly_the_spec_schema() {
     each_backend!("spec_schema", |db| {
         let runner = migrated(&db).await;
-        assert_schema_eq(db.backend, &live_schema(&runner).await, &expected(db.backend));
+        assert_schema_eq(
+            db.backend,
+            &live_schema(&runner).await,
+            &expected(db.backend),
+        );
     });
 }
 
@@ -375,22 +412,43 @@ async fn every_down_restores_the_schema_before_its_up() {
             let name = Migrator::migrations()[i].name().to_string();
             if name.ends_with("_telemetry_backfill") {
                 // A data migration: it changes rows, never the schema.
-                assert_eq!(before, after_up, "{:?}: {name} changed the schema", db.backend);
+                assert_eq!(
+                    before, after_up,
+                    "{:?}: {name} changed the schema",
+                    db.backend
+                );
             } else {
                 assert_ne!(before, after_up, "{:?}: {name} changed nothing", db.backend);
             }
             runner.down(&Target::Steps(1)).await.expect("down 1");
-            assert_eq!(live_schema(&runner).await, before, "{:?}: down of migration {i}", db.backend);
+            assert_eq!(
+                live_schema(&runner).await,
+                before,
+                "{:?}: down of migration {i}",
+                db.backend
+            );
             let applied = runner.status().await.expect("status");
             assert_eq!(
-                applied.iter().filter(|s| s.status == migration::State::Applied).count(),
+                applied
+                    .iter()
+                    .filter(|s| s.status == migration::State::Applied)
+                    .count(),
                 i,
                 "{:?}: ledger after down of migration {i}",
                 db.backend
             );
             runner.up(&Target::Steps(1)).await.expect("up again");
-            assert_eq!(live_schema(&runner).await, after_up, "{:?}: re-up of migration {i}", db.backend);
+            assert_eq!(
+                live_schema(&runner).await,
+                after_up,
+                "{:?}: re-up of migration {i}",
+                db.backend
+            );
         }
-        assert_schema_eq(db.backend, &live_schema(&runner).await, &expected(db.backend));
+        assert_schema_eq(
+            db.backend,
+            &live_schema(&runner).await,
+            &expected(db.backend),
+        );
     });
 }

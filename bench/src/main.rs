@@ -25,7 +25,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use migration::sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend, TransactionTrait};
+use migration::sea_orm::{
+    ConnectionTrait, Database, DatabaseConnection, DbBackend, TransactionTrait,
+};
 
 #[derive(Parser)]
 struct Args {
@@ -42,7 +44,11 @@ struct Args {
     #[arg(long, default_value = "mysql://root@127.0.0.1:3306")]
     mysql: String,
     /// Suites to run, comma-separated: fresh,noop,chain,backfill,availability
-    #[arg(long, value_delimiter = ',', default_value = "fresh,noop,chain,backfill,availability")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "fresh,noop,chain,backfill,availability"
+    )]
     suite: Vec<String>,
     /// Backends, comma-separated: pg,sqlite,mariadb
     #[arg(long, value_delimiter = ',', default_value = "pg,sqlite,mariadb")]
@@ -79,9 +85,10 @@ fn ratio(a: Duration, b: Duration) -> String {
 fn run(bin: &Path, url: &str, args: &[&str], envs: &[(&str, String)]) -> (Duration, String) {
     let started = Instant::now();
     let mut cmd = Command::new(bin);
-    cmd.args(args)
-        .env("DATABASE_URL", url)
-        .env("OHT50_BACKUP_DIR", std::env::temp_dir().join("oht50-bench-backups"));
+    cmd.args(args).env("DATABASE_URL", url).env(
+        "OHT50_BACKUP_DIR",
+        std::env::temp_dir().join("oht50-bench-backups"),
+    );
     for (k, v) in envs {
         cmd.env(k, v);
     }
@@ -90,7 +97,11 @@ fn run(bin: &Path, url: &str, args: &[&str], envs: &[(&str, String)]) -> (Durati
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", bin.display()));
     let took = started.elapsed();
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(out.status.success(), "{} {args:?} failed: {err}", bin.display());
+    assert!(
+        out.status.success(),
+        "{} {args:?} failed: {err}",
+        bin.display()
+    );
     (took, err)
 }
 
@@ -132,7 +143,10 @@ impl Backend {
     fn url(&self, db: &str) -> String {
         match self.kind {
             Kind::Pg => format!("{}/{db}?sslmode=disable", self.server),
-            Kind::Sqlite => format!("sqlite://{}?mode=rwc", self.tmp.join(format!("{db}.db")).display()),
+            Kind::Sqlite => format!(
+                "sqlite://{}?mode=rwc",
+                self.tmp.join(format!("{db}.db")).display()
+            ),
             Kind::Maria => format!("{}/{db}", self.server),
         }
     }
@@ -140,13 +154,18 @@ impl Backend {
     fn create(&self, db: &str) {
         match self.kind {
             Kind::Pg => {
-                sh(&format!("psql -qX '{}/postgres' -c 'DROP DATABASE IF EXISTS {db}' -c 'CREATE DATABASE {db}'", self.server));
+                sh(&format!(
+                    "psql -qX '{}/postgres' -c 'DROP DATABASE IF EXISTS {db}' -c 'CREATE DATABASE {db}'",
+                    self.server
+                ));
             }
             Kind::Sqlite => {
                 let _ = std::fs::remove_file(self.tmp.join(format!("{db}.db")));
             }
             Kind::Maria => {
-                sh(&format!("mariadb -h127.0.0.1 -uroot -e 'DROP DATABASE IF EXISTS {db}; CREATE DATABASE {db}'"));
+                sh(&format!(
+                    "mariadb -h127.0.0.1 -uroot -e 'DROP DATABASE IF EXISTS {db}; CREATE DATABASE {db}'"
+                ));
             }
         }
     }
@@ -154,13 +173,18 @@ impl Backend {
     fn drop(&self, db: &str) {
         match self.kind {
             Kind::Pg => {
-                sh(&format!("psql -qX '{}/postgres' -c 'DROP DATABASE IF EXISTS {db} WITH (FORCE)'", self.server));
+                sh(&format!(
+                    "psql -qX '{}/postgres' -c 'DROP DATABASE IF EXISTS {db} WITH (FORCE)'",
+                    self.server
+                ));
             }
             Kind::Sqlite => {
                 let _ = std::fs::remove_file(self.tmp.join(format!("{db}.db")));
             }
             Kind::Maria => {
-                sh(&format!("mariadb -h127.0.0.1 -uroot -e 'DROP DATABASE IF EXISTS {db}'"));
+                sh(&format!(
+                    "mariadb -h127.0.0.1 -uroot -e 'DROP DATABASE IF EXISTS {db}'"
+                ));
             }
         }
     }
@@ -194,9 +218,24 @@ fn main() {
         .backends
         .iter()
         .filter_map(|b| match b.as_str() {
-            "pg" | "postgres" => Some(Backend { kind: Kind::Pg, label: "PostgreSQL", server: args.postgres.clone(), tmp: tmp.clone() }),
-            "sqlite" => Some(Backend { kind: Kind::Sqlite, label: "SQLite", server: String::new(), tmp: tmp.clone() }),
-            "mariadb" | "mysql" => Some(Backend { kind: Kind::Maria, label: "MariaDB", server: args.mysql.clone(), tmp: tmp.clone() }),
+            "pg" | "postgres" => Some(Backend {
+                kind: Kind::Pg,
+                label: "PostgreSQL",
+                server: args.postgres.clone(),
+                tmp: tmp.clone(),
+            }),
+            "sqlite" => Some(Backend {
+                kind: Kind::Sqlite,
+                label: "SQLite",
+                server: String::new(),
+                tmp: tmp.clone(),
+            }),
+            "mariadb" | "mysql" => Some(Backend {
+                kind: Kind::Maria,
+                label: "MariaDB",
+                server: args.mysql.clone(),
+                tmp: tmp.clone(),
+            }),
             other => {
                 eprintln!("unknown backend {other}: use pg, sqlite or mariadb");
                 None
@@ -226,12 +265,27 @@ fn main() {
 
 fn fresh(args: &Args, backends: &[Backend], db: &str, tmp: &Path) {
     let ours = args.bin_dir.join("migration");
-    println!("\n### Fresh `up` of all migrations vs one SQL script (median of {} runs)\n", args.runs);
+    println!(
+        "\n### Fresh `up` of all migrations vs one SQL script (median of {} runs)\n",
+        args.runs
+    );
     println!("| backend | `migration up` | SQL script via client | ratio |");
     println!("|---|---:|---:|---:|");
     for b in backends {
         let script = tmp.join(format!("fresh-{}.sql", b.flag()));
-        run(&ours, "sqlite::memory:", &["sql", "up", "--backend", b.flag(), "-o", script.to_str().unwrap_or("")], &[]);
+        run(
+            &ours,
+            "sqlite::memory:",
+            &[
+                "sql",
+                "up",
+                "--backend",
+                b.flag(),
+                "-o",
+                script.to_str().unwrap_or(""),
+            ],
+            &[],
+        );
         let mut a = Vec::new();
         let mut s = Vec::new();
         for _ in 0..args.runs {
@@ -249,7 +303,10 @@ fn fresh(args: &Args, backends: &[Backend], db: &str, tmp: &Path) {
 fn noop(args: &Args, backends: &[Backend], db: &str) {
     let ours = args.bin_dir.join("migration");
     let stock = args.bin_dir.join("stock-migration");
-    println!("\n### No-op `up` on an up-to-date database vs stock sea-orm-migration (median of {} runs)\n", args.runs);
+    println!(
+        "\n### No-op `up` on an up-to-date database vs stock sea-orm-migration (median of {} runs)\n",
+        args.runs
+    );
     println!("| backend | `migration up` | stock `up` | ratio |");
     println!("|---|---:|---:|---:|");
     for b in backends {
@@ -259,14 +316,28 @@ fn noop(args: &Args, backends: &[Backend], db: &str) {
         // handshake per connection here) and with `sslmode=disable`.
         let mut variants = vec![(b.label.to_string(), url.clone())];
         if b.kind == Kind::Pg {
-            variants.insert(0, (format!("{} (default URL: TLS)", b.label), url.replace("?sslmode=disable", "")));
+            variants.insert(
+                0,
+                (
+                    format!("{} (default URL: TLS)", b.label),
+                    url.replace("?sslmode=disable", ""),
+                ),
+            );
             variants[1].0 = format!("{} (sslmode=disable)", b.label);
         }
         for (label, url) in variants {
             run(&ours, &url, &["up", "--no-backup"], &[]);
             run(&stock, &url, &["up"], &[]);
-            let a = median((0..args.runs).map(|_| run(&ours, &url, &["up", "--no-backup"], &[]).0).collect());
-            let s = median((0..args.runs).map(|_| run(&stock, &url, &["up"], &[]).0).collect());
+            let a = median(
+                (0..args.runs)
+                    .map(|_| run(&ours, &url, &["up", "--no-backup"], &[]).0)
+                    .collect(),
+            );
+            let s = median(
+                (0..args.runs)
+                    .map(|_| run(&stock, &url, &["up"], &[]).0)
+                    .collect(),
+            );
             println!("| {label} | {} | {} | {} |", ms(a), ms(s), ratio(a, s));
         }
         b.drop(db);
@@ -276,16 +347,35 @@ fn noop(args: &Args, backends: &[Backend], db: &str) {
 fn chain(args: &Args, backends: &[Backend], db: &str, tmp: &Path) {
     let bin = args.bin_dir.join("chain");
     let runs = args.runs.clamp(1, 5);
-    println!("\n### Chains of generated migrations (one small CREATE TABLE each; median of {runs} runs)\n");
-    println!("| backend | chain | fresh: ours | fresh: stock | fresh: SQL script | ours / script | no-op: ours | no-op: stock | ours / stock |");
+    println!(
+        "\n### Chains of generated migrations (one small CREATE TABLE each; median of {runs} runs)\n"
+    );
+    println!(
+        "| backend | chain | fresh: ours | fresh: stock | fresh: SQL script | ours / script | no-op: ours | no-op: stock | ours / stock |"
+    );
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     for b in backends {
         let mut noop3 = None;
         for len in [3, args.chain] {
             let env = vec![("CHAIN_LEN", len.to_string())];
-            let stock_env = vec![("CHAIN_LEN", len.to_string()), ("CHAIN_STOCK", "1".to_string())];
+            let stock_env = vec![
+                ("CHAIN_LEN", len.to_string()),
+                ("CHAIN_STOCK", "1".to_string()),
+            ];
             let script = tmp.join(format!("chain-{len}-{}.sql", b.flag()));
-            run(&bin, "sqlite::memory:", &["sql", "up", "--backend", b.flag(), "-o", script.to_str().unwrap_or("")], &env);
+            run(
+                &bin,
+                "sqlite::memory:",
+                &[
+                    "sql",
+                    "up",
+                    "--backend",
+                    b.flag(),
+                    "-o",
+                    script.to_str().unwrap_or(""),
+                ],
+                &env,
+            );
             let (mut fo, mut fs, mut fq, mut no, mut ns) = (vec![], vec![], vec![], vec![], vec![]);
             for _ in 0..runs {
                 b.create(db);
@@ -308,7 +398,14 @@ fn chain(args: &Args, backends: &[Backend], db: &str, tmp: &Path) {
             };
             println!(
                 "| {} | {len} | {} | {} | {} | {} | {}{vs3} | {} | {} |",
-                b.label, ms(fo), ms(fs), ms(fq), ratio(fo, fq), ms(no), ms(ns), ratio(no, ns)
+                b.label,
+                ms(fo),
+                ms(fs),
+                ms(fq),
+                ratio(fo, fq),
+                ms(no),
+                ms(ns),
+                ratio(no, ns)
             );
         }
     }
@@ -326,7 +423,17 @@ async fn connect(url: &str) -> DatabaseConnection {
 async fn telemetry_db(args: &Args, b: &Backend, db: &str) -> DatabaseConnection {
     b.create(db);
     let url = b.url(db);
-    run(&args.bin_dir.join("migration"), &url, &["up", "--to", "m20250128_120000_safety_system", "--no-backup"], &[]);
+    run(
+        &args.bin_dir.join("migration"),
+        &url,
+        &[
+            "up",
+            "--to",
+            "m20250128_120000_safety_system",
+            "--no-backup",
+        ],
+        &[],
+    );
     let conn = connect(&url).await;
     conn.execute_unprepared(
         "INSERT INTO robots (id, name, robot_type, status, mode, created_at, updated_at) \
@@ -336,7 +443,8 @@ async fn telemetry_db(args: &Args, b: &Backend, db: &str) -> DatabaseConnection 
     .expect("robot");
     let n = args.rows;
     let pos = |c: &str| format!("CASE WHEN g % 10 = 0 THEN NULL ELSE {c} END");
-    let cols = "robot_id, timestamp, speed, temperature, position_x, position_y, position_z, orientation";
+    let cols =
+        "robot_id, timestamp, speed, temperature, position_x, position_y, position_z, orientation";
     let vals = |ts: &str| {
         format!(
             "1, {ts}, 1.5, 40.0, {}, {}, {}, {}",
@@ -361,9 +469,13 @@ async fn telemetry_db(args: &Args, b: &Backend, db: &str) -> DatabaseConnection 
             vals("TIMESTAMP '2025-01-01 00:00:00' + INTERVAL g SECOND")
         ),
     };
-    conn.execute_unprepared(&sql).await.expect("generate telemetry");
+    conn.execute_unprepared(&sql)
+        .await
+        .expect("generate telemetry");
     if b.kind == Kind::Pg {
-        conn.execute_unprepared("VACUUM ANALYZE telemetry").await.expect("vacuum");
+        conn.execute_unprepared("VACUUM ANALYZE telemetry")
+            .await
+            .expect("vacuum");
     }
     conn
 }
@@ -373,8 +485,14 @@ const FILL: &str = "UPDATE telemetry SET position_x = COALESCE(position_x, 0.0),
      WHERE position_x IS NULL OR position_y IS NULL OR position_z IS NULL OR orientation IS NULL";
 
 async fn backfill(args: &Args, backends: &[Backend], db: &str) {
-    println!("\n### Telemetry backfill on {} rows (10% with NULLs), one run each\n", args.rows);
-    println!("| backend | one UPDATE statement | batched migration (batch {}) | throughput vs one statement | longest batch | spec row-by-row (extrapolated) |", args.batch_size);
+    println!(
+        "\n### Telemetry backfill on {} rows (10% with NULLs), one run each\n",
+        args.rows
+    );
+    println!(
+        "| backend | one UPDATE statement | batched migration (batch {}) | throughput vs one statement | longest batch | spec row-by-row (extrapolated) |",
+        args.batch_size
+    );
     println!("|---|---:|---:|---:|---:|---:|");
     for b in backends {
         let conn = telemetry_db(args, b, db).await;
@@ -386,7 +504,9 @@ async fn backfill(args: &Args, backends: &[Backend], db: &str) {
         let single = t.elapsed();
         txn.rollback().await.expect("rollback");
         if b.kind == Kind::Pg {
-            conn.execute_unprepared("VACUUM FULL ANALYZE telemetry").await.expect("vacuum");
+            conn.execute_unprepared("VACUUM FULL ANALYZE telemetry")
+                .await
+                .expect("vacuum");
         }
         // 2. The spec's way: load rows, update those with NULLs one by one (capped), rolled back.
         let cap = args.row_by_row_cap.min(args.rows);
@@ -403,9 +523,18 @@ async fn backfill(args: &Args, backends: &[Backend], db: &str) {
             .expect("load");
         for r in &rows {
             let id: i32 = r.try_get_by_index(0).unwrap_or(0);
-            let nulls = (1..5).any(|i| r.try_get_by_index::<Option<f64>>(i).ok().flatten().is_none());
+            let nulls = (1..5).any(|i| {
+                r.try_get_by_index::<Option<f64>>(i)
+                    .ok()
+                    .flatten()
+                    .is_none()
+            });
             if nulls {
-                let ph = if backend == DbBackend::Postgres { "$1" } else { "?" };
+                let ph = if backend == DbBackend::Postgres {
+                    "$1"
+                } else {
+                    "?"
+                };
                 txn.execute_raw(migration::sea_orm::Statement::from_sql_and_values(
                     backend,
                     format!(
@@ -421,14 +550,25 @@ async fn backfill(args: &Args, backends: &[Backend], db: &str) {
         let row_by_row = t.elapsed().mul_f64(args.rows as f64 / cap.max(1) as f64);
         txn.rollback().await.expect("rollback");
         if b.kind == Kind::Pg {
-            conn.execute_unprepared("VACUUM FULL ANALYZE telemetry").await.expect("vacuum");
+            conn.execute_unprepared("VACUUM FULL ANALYZE telemetry")
+                .await
+                .expect("vacuum");
         }
         let _ = conn.close().await;
         // 3. The batched migration.
         let (took, err) = run(
             &args.bin_dir.join("migration"),
             &b.url(db),
-            &["up", "--to", "m20250128_130000_telemetry_backfill", "--no-backup", "--progress", "off", "--batch-size", &args.batch_size.to_string()],
+            &[
+                "up",
+                "--to",
+                "m20250128_130000_telemetry_backfill",
+                "--no-backup",
+                "--progress",
+                "off",
+                "--batch-size",
+                &args.batch_size.to_string(),
+            ],
             &[],
         );
         let longest = err
@@ -471,18 +611,38 @@ async fn writer(url: String, stop: Arc<AtomicBool>) -> Vec<Duration> {
 fn stats(mut lat: Vec<Duration>) -> (usize, Duration, Duration) {
     lat.sort();
     let n = lat.len();
-    let p99 = lat.get((n * 99 / 100).min(n.saturating_sub(1))).copied().unwrap_or_default();
+    let p99 = lat
+        .get((n * 99 / 100).min(n.saturating_sub(1)))
+        .copied()
+        .unwrap_or_default();
     (n, lat.last().copied().unwrap_or_default(), p99)
 }
 
 async fn availability(args: &Args, backends: &[Backend], db: &str) {
-    println!("\n### Write availability while the index is built on {} rows\n", args.rows);
-    println!("| backend | how | build time | inserts during build | max insert latency | p99 insert latency |");
+    println!(
+        "\n### Write availability while the index is built on {} rows\n",
+        args.rows
+    );
+    println!(
+        "| backend | how | build time | inserts during build | max insert latency | p99 insert latency |"
+    );
     println!("|---|---|---:|---:|---:|---:|");
     for b in backends.iter().filter(|b| b.kind != Kind::Sqlite) {
         let conn = telemetry_db(args, b, db).await;
         let url = b.url(db);
-        run(&args.bin_dir.join("migration"), &url, &["up", "--to", "m20250128_130000_telemetry_backfill", "--no-backup", "--progress", "off"], &[]);
+        run(
+            &args.bin_dir.join("migration"),
+            &url,
+            &[
+                "up",
+                "--to",
+                "m20250128_130000_telemetry_backfill",
+                "--no-backup",
+                "--progress",
+                "off",
+            ],
+            &[],
+        );
         for how in ["migration (online)", "plain CREATE INDEX"] {
             let stop = Arc::new(AtomicBool::new(false));
             let w = tokio::spawn(writer(url.clone(), stop.clone()));
@@ -503,10 +663,18 @@ async fn availability(args: &Args, backends: &[Backend], db: &str) {
             tokio::time::sleep(Duration::from_millis(200)).await;
             stop.store(true, Ordering::Relaxed);
             let (n, max, p99) = stats(w.await.unwrap_or_default());
-            println!("| {} | {how} | {} | {n} | {} | {} |", b.label, ms(took), ms(max), ms(p99));
+            println!(
+                "| {} | {how} | {} | {n} | {} | {} |",
+                b.label,
+                ms(took),
+                ms(max),
+                ms(p99)
+            );
         }
         let _ = conn.close().await;
         b.drop(db);
     }
-    println!("\nSQLite: one writer at a time, so a concurrent writer waits for any index build; not measured.");
+    println!(
+        "\nSQLite: one writer at a time, so a concurrent writer waits for any index build; not measured."
+    );
 }

@@ -353,11 +353,19 @@ pub async fn execute<M: MigratorTrait>(cli: Cli, log: EventLog) -> Result<(), Mi
         };
         if *autogenerate {
             // Only an explicit -u diffs against a database, not DATABASE_URL from the environment.
-            let url = cli.database_url.as_ref().map(|u| u.0.as_str()).filter(|u| {
-                std::env::var("DATABASE_URL").ok().as_deref() != Some(*u)
-            });
-            return crate::autogen::run_command(&cwd, name, clock, url, cli.database_schema.clone())
-                .await;
+            let url = cli
+                .database_url
+                .as_ref()
+                .map(|u| u.0.as_str())
+                .filter(|u| std::env::var("DATABASE_URL").ok().as_deref() != Some(*u));
+            return crate::autogen::run_command(
+                &cwd,
+                name,
+                clock,
+                url,
+                cli.database_schema.clone(),
+            )
+            .await;
         }
         let made = generate::generate(&cwd, name, chrono::Utc::now(), clock)?;
         println!("Created {}", made.path.display());
@@ -417,7 +425,13 @@ pub async fn execute<M: MigratorTrait>(cli: Cli, log: EventLog) -> Result<(), Mi
             }
         ),
         backup: (!safety.no_backup).then(|| (backup_config.clone(), url.clone())),
-        allow_destructive: matches!(command, Command::Up { allow_destructive: true, .. }),
+        allow_destructive: matches!(
+            command,
+            Command::Up {
+                allow_destructive: true,
+                ..
+            }
+        ),
     };
     let observer = log.clone();
     let runner = Runner::new(db, M::migrations())
@@ -622,14 +636,15 @@ impl EventLog {
             Format::Text => eprintln!("{text}"),
         }
         if let Some(file) = &self.file
-            && let Ok(mut f) = file.lock() {
-                let _ = match self.format {
-                    Format::Json => writeln!(f, "{obj}"),
-                    Format::Text => {
-                        writeln!(f, "{ts} - migration - {} - {text}", level.to_uppercase())
-                    }
-                };
-            }
+            && let Ok(mut f) = file.lock()
+        {
+            let _ = match self.format {
+                Format::Json => writeln!(f, "{obj}"),
+                Format::Text => {
+                    writeln!(f, "{ts} - migration - {} - {text}", level.to_uppercase())
+                }
+            };
+        }
     }
 
     /// Reports a failed command.
@@ -808,7 +823,8 @@ mod tests {
 
     #[test]
     fn debug_of_parsed_arguments_hides_the_password() {
-        let cli = Cli::try_parse_from(["migration", "-u", "postgres://u:Hunter2@h/db", "status"]).unwrap();
+        let cli = Cli::try_parse_from(["migration", "-u", "postgres://u:Hunter2@h/db", "status"])
+            .unwrap();
         let text = format!("{cli:?}");
         assert!(!text.contains("Hunter2"), "{text}");
     }

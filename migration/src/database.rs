@@ -147,9 +147,10 @@ impl DatabaseUrl {
         if let Some(secret) = self.secret.as_deref().filter(|s| !s.is_empty()) {
             out = out.replace(secret, "***");
             if let Ok(decoded) = percent_decode(secret)
-                && !decoded.is_empty() {
-                    out = out.replace(&decoded, "***");
-                }
+                && !decoded.is_empty()
+            {
+                out = out.replace(&decoded, "***");
+            }
         }
         out
     }
@@ -259,9 +260,10 @@ pub async fn connect(
         opts.map_sqlx_sqlite_opts(|o| o.busy_timeout(Duration::from_millis(250)));
     }
     if url.backend() == DbBackend::Postgres
-        && let Some(schema) = settings.schema.as_deref().filter(|s| !s.is_empty()) {
-            opts.set_schema_search_path(schema.to_string());
-        }
+        && let Some(schema) = settings.schema.as_deref().filter(|s| !s.is_empty())
+    {
+        opts.set_schema_search_path(schema.to_string());
+    }
     // The driver's pool retries a refused connection until its acquire timeout. Instead of
     // probing first (a second connection, and a server-side fork, on every run), probe only
     // when connecting takes longer than a healthy local server ever does.

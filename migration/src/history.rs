@@ -111,12 +111,14 @@ pub fn os_user() -> String {
     {
         return user;
     }
-    let uid = std::fs::read_to_string("/proc/self/status").ok().and_then(|status| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("Uid:"))
-            .and_then(|rest| rest.split_whitespace().next().map(str::to_string))
-    });
+    let uid = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|rest| rest.split_whitespace().next().map(str::to_string))
+        });
     let Some(uid) = uid else {
         return "unknown-user".into();
     };
@@ -293,11 +295,14 @@ impl History {
                UNION SELECT MAX(id) FROM {TABLE} WHERE outcome = 'succeeded' AND direction = 'up' GROUP BY version) \
              ORDER BY id DESC"
         );
-        db.query_all_raw(sea_orm::Statement::from_string(db.get_database_backend(), sql))
-            .await?
-            .iter()
-            .map(entry)
-            .collect()
+        db.query_all_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            sql,
+        ))
+        .await?
+        .iter()
+        .map(entry)
+        .collect()
     }
 
     /// Every row, newest first (at most `limit`).

@@ -51,7 +51,11 @@ pub enum Event<'a> {
     /// A backup was written before changing the database.
     BackupTaken { backup: &'a Backup },
     /// `--allow-destructive` let a destructive change through.
-    DestructiveAllowed { version: &'a str, rule: &'a str, message: &'a str },
+    DestructiveAllowed {
+        version: &'a str,
+        rule: &'a str,
+        message: &'a str,
+    },
 }
 
 /// Status of one migration.
@@ -337,7 +341,10 @@ impl Runner {
     /// exist yet. Two queries, no catalogue lookup: this is the whole cost of a no-op `up`.
     async fn read<C: ConnectionTrait>(&self, conn: &C) -> Result<Option<Recorded>, MigrateError> {
         let applied = match self.ledger.applied(conn).await {
-            Ok(rows) => rows.into_iter().map(|a| (a.version, a.applied_at)).collect(),
+            Ok(rows) => rows
+                .into_iter()
+                .map(|a| (a.version, a.applied_at))
+                .collect(),
             Err(e) if is_missing_table(&e) => return Ok(None),
             Err(e) => return Err(db_err("reading the migration ledger")(e)),
         };
@@ -405,12 +412,13 @@ impl Runner {
                     }
                 }
             } else if let Some(last) = last_applied.filter(|&l| l > i)
-                && !self.options.allow_out_of_order {
-                    problems.push(Problem::OutOfOrder {
-                        version: name.to_string(),
-                        applied_after: names[last].to_string(),
-                    });
-                }
+                && !self.options.allow_out_of_order
+            {
+                problems.push(Problem::OutOfOrder {
+                    version: name.to_string(),
+                    applied_after: names[last].to_string(),
+                });
+            }
         }
         Ok(problems)
     }
@@ -613,16 +621,17 @@ impl Runner {
             return Ok(Vec::new());
         }
         if let Some((config, url)) = &self.options.backup
-            && backup::holds_data(&self.db).await? {
-                let label = rec
-                    .applied
-                    .keys()
-                    .next_back()
-                    .cloned()
-                    .unwrap_or_else(|| "empty".into());
-                let taken = backup::take(&self.db, url, config, &label).await?;
-                (self.observer)(&Event::BackupTaken { backup: &taken });
-            }
+            && backup::holds_data(&self.db).await?
+        {
+            let label = rec
+                .applied
+                .keys()
+                .next_back()
+                .cloned()
+                .unwrap_or_else(|| "empty".into());
+            let taken = backup::take(&self.db, url, config, &label).await?;
+            (self.observer)(&Event::BackupTaken { backup: &taken });
+        }
         let lock = self.lock().await?;
         let result = match &lock {
             MigrationLock::Sqlite(txn) => self.run_locked(txn, &op).await,
@@ -686,8 +695,11 @@ impl Runner {
     /// Refuses a plan that would apply a migration dropping a table or column or truncating,
     /// unless `allow_destructive`; nothing has changed when it does.
     async fn refuse_destructive(&self, plan: &Plan) -> Result<(), MigrateError> {
-        let selected: Vec<&dyn MigrationTrait> =
-            plan.steps.iter().filter_map(|&i| self.migrations.get(i).map(|m| m.as_ref())).collect();
+        let selected: Vec<&dyn MigrationTrait> = plan
+            .steps
+            .iter()
+            .filter_map(|&i| self.migrations.get(i).map(|m| m.as_ref()))
+            .collect();
         let findings = crate::lint::destructive_findings(&selected, self.backend()).await;
         let Some(first) = findings.first() else {
             return Ok(());
@@ -878,7 +890,8 @@ impl Runner {
                     direction,
                     error: &cause,
                 });
-                let consequence = if !transactional && crate::batch::is_declared_resumable(version) {
+                let consequence = if !transactional && crate::batch::is_declared_resumable(version)
+                {
                     "It is safe to run again: the next run resumes after its last committed batch, or cleans up \
                      what this attempt left (e.g. an INVALID index) and retries."
                         .to_string()

@@ -89,7 +89,11 @@ async fn history_and_status_record_every_run() {
             );
             // The backfill and the online index opt out of a per-migration transaction.
             let opted_out = e["version"] == REAL[3] || e["version"] == REAL[4];
-            assert_eq!(e["transactional"], b != Backend::MySql && !opted_out, "{b:?}");
+            assert_eq!(
+                e["transactional"],
+                b != Backend::MySql && !opted_out,
+                "{b:?}"
+            );
         }
         ok(run(d, Some(url), &["up"]));
         let o = ok(run(d, Some(url), &["status", "--format", "json"]));

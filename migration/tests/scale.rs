@@ -173,7 +173,11 @@ async fn backfill_fills_every_null_pattern_in_batches_and_down_is_a_no_op() {
         let nulls = null_rows(&conn).await;
         assert!(nulls > 800, "{b:?}: 15 of 16 patterns have a NULL");
         let expected = i64s(&conn, &sql_for(b, EXPECTED)).await;
-        let o = ok(mig(d, url, &["up", "--batch-size", "64", "--progress", "lines"]));
+        let o = ok(mig(
+            d,
+            url,
+            &["up", "--batch-size", "64", "--progress", "lines"],
+        ));
         let err = stderr(&o);
         assert!(
             err.contains(&format!(

@@ -125,7 +125,9 @@ impl TestDb {
     /// then always belongs to the same session.
     pub async fn connect(&self) -> DatabaseConnection {
         let mut opts = sea_orm::ConnectOptions::new(self.url.clone());
-        opts.max_connections(1).min_connections(1).sqlx_logging(false);
+        opts.max_connections(1)
+            .min_connections(1)
+            .sqlx_logging(false);
         Database::connect(opts)
             .await
             .expect("connect to test database")

@@ -22,7 +22,12 @@ impl MigrationTrait for Link {
             .create_table(
                 Table::create()
                     .table(Alias::new(format!("chain_{}", self.0)))
-                    .col(ColumnDef::new(Alias::new("id")).integer().not_null().primary_key())
+                    .col(
+                        ColumnDef::new(Alias::new("id"))
+                            .integer()
+                            .not_null()
+                            .primary_key(),
+                    )
                     .col(ColumnDef::new(Alias::new("note")).string_len(50).null())
                     .take(),
             )
@@ -31,7 +36,11 @@ impl MigrationTrait for Link {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
-            .drop_table(Table::drop().table(Alias::new(format!("chain_{}", self.0))).take())
+            .drop_table(
+                Table::drop()
+                    .table(Alias::new(format!("chain_{}", self.0)))
+                    .take(),
+            )
             .await
     }
 }
@@ -46,7 +55,9 @@ impl MigratorTrait for Chain {
             .and_then(|v| v.parse().ok())
             .unwrap_or(300);
         (0..n)
-            .map(|i| Box::new(Link(i, format!("m20300101_{i:06}_chain"))) as Box<dyn MigrationTrait>)
+            .map(|i| {
+                Box::new(Link(i, format!("m20300101_{i:06}_chain"))) as Box<dyn MigrationTrait>
+            })
             .collect()
     }
 }
