@@ -141,9 +141,6 @@ pub fn now() -> NaiveDateTime {
         .unwrap_or(now)
 }
 
-const COLUMNS: &str = "id, version, direction, checksum, started_at, finished_at, duration_ms, outcome, \
-                       error, transactional, repaired_at, tool_version, host, os_user";
-
 /// Reads and appends to the history table.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct History;
@@ -284,25 +281,95 @@ impl History {
         Ok(db.execute(&stmt).await?.rows_affected())
     }
 
-    /// The rows a run needs, newest first: per version its latest row, its latest successful
+    /// The ledger `(version, applied_at)` and the history rows a run needs, in ONE query that
+    /// returns one row (two JSON arrays): per version its latest row, its latest successful
     /// non-`down` row (the recorded checksum) and its latest successful `up` (the duration).
-    /// Bounded by the number of migrations, however long the history grows.
-    pub async fn latest<C: ConnectionTrait>(&self, db: &C) -> Result<Vec<Entry>, DbErr> {
+    /// Bounded by the number of migrations however long the history grows, and independent of
+    /// per-row driver costs (SQLite's driver hands every row across threads).
+    pub async fn state<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        ledger: &str,
+    ) -> Result<(Vec<(String, i64)>, Vec<Entry>), DbErr> {
+        let backend = db.get_database_backend();
+        let (agg, arr, empty, text) = match backend {
+            DbBackend::Postgres => ("json_agg", "json_build_array", "'[]'::json", "::text"),
+            DbBackend::MySql => ("JSON_ARRAYAGG", "JSON_ARRAY", "JSON_ARRAY()", ""),
+            _ => ("json_group_array", "json_array", "json_array()", ""),
+        };
+        let quote = |t: &str| match backend {
+            DbBackend::MySql => format!("`{t}`"),
+            _ => format!("\"{t}\""),
+        };
+        let (ledger_t, table) = (quote(ledger), quote(TABLE));
         let sql = format!(
-            "SELECT {COLUMNS} FROM {TABLE} WHERE id IN (\
-               SELECT MAX(id) FROM {TABLE} GROUP BY version \
-               UNION SELECT MAX(id) FROM {TABLE} WHERE outcome = 'succeeded' AND direction <> 'down' GROUP BY version \
-               UNION SELECT MAX(id) FROM {TABLE} WHERE outcome = 'succeeded' AND direction = 'up' GROUP BY version) \
-             ORDER BY id DESC"
+            "SELECT CAST(COALESCE((SELECT {agg}({arr}(version, applied_at)) FROM {ledger_t}), {empty}){text} AS CHAR(1000000)) AS ledger, \
+                    CAST(COALESCE((SELECT {agg}({arr}(id, version, direction, checksum, outcome, transactional, \
+                                                       repaired_at IS NOT NULL, error, duration_ms, started_at)) \
+                       FROM {table} WHERE id IN (\
+                         SELECT MAX(id) FROM {table} GROUP BY version \
+                         UNION SELECT MAX(id) FROM {table} WHERE outcome = 'succeeded' AND direction <> 'down' GROUP BY version \
+                         UNION SELECT MAX(id) FROM {table} WHERE outcome = 'succeeded' AND direction = 'up' GROUP BY version)), \
+                       {empty}){text} AS CHAR(1000000)) AS history"
         );
-        db.query_all_raw(sea_orm::Statement::from_string(
-            db.get_database_backend(),
-            sql,
-        ))
-        .await?
-        .iter()
-        .map(entry)
-        .collect()
+        let sql = match backend {
+            DbBackend::MySql => sql.replace(" AS CHAR(1000000))", " AS CHAR)"),
+            _ => sql.replace(" AS CHAR(1000000))", " AS TEXT)"),
+        };
+        let row = db
+            .query_one_raw(sea_orm::Statement::from_string(backend, sql))
+            .await?
+            .ok_or_else(|| DbErr::Custom("the migration state query returned no row".into()))?;
+        let bad = |what: &str| {
+            DbErr::Custom(format!(
+                "unexpected migration state from the database: {what}"
+            ))
+        };
+        let ledger_json: serde_json::Value =
+            serde_json::from_str(&row.try_get::<String>("", "ledger")?)
+                .map_err(|e| bad(&e.to_string()))?;
+        let history_json: serde_json::Value =
+            serde_json::from_str(&row.try_get::<String>("", "history")?)
+                .map_err(|e| bad(&e.to_string()))?;
+        let applied = ledger_json
+            .as_array()
+            .ok_or_else(|| bad("ledger is not an array"))?
+            .iter()
+            .map(|r| {
+                Ok((
+                    json_str(&r[0]).ok_or_else(|| bad("version"))?,
+                    json_i64(&r[1]).ok_or_else(|| bad("applied_at"))?,
+                ))
+            })
+            .collect::<Result<Vec<_>, DbErr>>()?;
+        let mut entries = history_json
+            .as_array()
+            .ok_or_else(|| bad("history is not an array"))?
+            .iter()
+            .map(|r| {
+                Ok(Entry {
+                    id: json_i64(&r[0]).ok_or_else(|| bad("id"))?,
+                    version: json_str(&r[1]).ok_or_else(|| bad("version"))?,
+                    direction: json_str(&r[2]).ok_or_else(|| bad("direction"))?,
+                    checksum: json_str(&r[3]),
+                    outcome: Outcome::parse(&json_str(&r[4]).unwrap_or_default()),
+                    transactional: json_bool(&r[5]),
+                    // Only whether it is set matters to a run.
+                    repaired_at: json_bool(&r[6]).then(NaiveDateTime::default),
+                    error: json_str(&r[7]),
+                    duration_ms: json_i64(&r[8]),
+                    started_at: json_str(&r[9])
+                        .and_then(|t| parse_time(&t))
+                        .unwrap_or_default(),
+                    finished_at: None,
+                    tool_version: String::new(),
+                    host: String::new(),
+                    os_user: String::new(),
+                })
+            })
+            .collect::<Result<Vec<_>, DbErr>>()?;
+        entries.sort_by(|a, b| b.id.cmp(&a.id));
+        Ok((applied, entries))
     }
 
     /// Every row, newest first (at most `limit`).
@@ -338,6 +405,29 @@ impl History {
         }
         db.query_all(&q).await?.iter().map(entry).collect()
     }
+}
+
+fn json_str(v: &serde_json::Value) -> Option<String> {
+    match v {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Null => None,
+        other => Some(other.to_string()),
+    }
+}
+
+fn json_i64(v: &serde_json::Value) -> Option<i64> {
+    v.as_i64()
+        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+}
+
+fn json_bool(v: &serde_json::Value) -> bool {
+    v.as_bool()
+        .unwrap_or_else(|| json_i64(v).is_some_and(|n| n != 0))
+}
+
+fn parse_time(t: &str) -> Option<NaiveDateTime> {
+    let t = t.replace('T', " ");
+    NaiveDateTime::parse_from_str(&t, "%Y-%m-%d %H:%M:%S%.f").ok()
 }
 
 fn truncate_error(e: &str) -> String {

@@ -4,7 +4,7 @@
 //! roll DDL back (PostgreSQL and SQLite) with its ledger and history rows in that transaction,
 //! and an `in-progress` history row written first where it cannot (MySQL/MariaDB).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 use sea_orm::{
@@ -211,32 +211,66 @@ impl Default for RunOptions {
 struct Recorded {
     applied: BTreeMap<String, i64>,
     entries: Vec<history::Entry>,
+    /// Per version: the latest checksum recorded by a successful up (or repair).
+    checksums: HashMap<String, String>,
+    /// Per version: the duration of its latest successful `up`.
+    durations: HashMap<String, i64>,
+    /// Per version: the id of its latest row.
+    latest: HashMap<String, i64>,
 }
 
 impl Recorded {
+    fn new(applied: BTreeMap<String, i64>, entries: Vec<history::Entry>) -> Self {
+        let (mut checksums, mut durations, mut latest) =
+            (HashMap::new(), HashMap::new(), HashMap::new());
+        let mut ok_id: HashMap<&str, i64> = HashMap::new();
+        let mut up_id: HashMap<&str, i64> = HashMap::new();
+        for e in &entries {
+            let v = e.version.as_str();
+            if latest.get(v).is_none_or(|&id| e.id > id) {
+                latest.insert(e.version.clone(), e.id);
+            }
+            if e.outcome == Outcome::Succeeded
+                && e.direction != "down"
+                && ok_id.get(v).is_none_or(|&id| e.id > id)
+            {
+                ok_id.insert(v, e.id);
+                match &e.checksum {
+                    Some(c) => checksums.insert(e.version.clone(), c.clone()),
+                    None => checksums.remove(v),
+                };
+            }
+            if e.outcome == Outcome::Succeeded
+                && e.direction == "up"
+                && up_id.get(v).is_none_or(|&id| e.id > id)
+            {
+                up_id.insert(v, e.id);
+                match e.duration_ms {
+                    Some(d) => durations.insert(e.version.clone(), d),
+                    None => durations.remove(v),
+                };
+            }
+        }
+        Self {
+            applied,
+            entries,
+            checksums,
+            durations,
+            latest,
+        }
+    }
+
     fn versions(&self) -> BTreeSet<String> {
         self.applied.keys().cloned().collect()
     }
 
     /// Latest checksum recorded by a successful up (or repair) of `version`.
     fn checksum(&self, version: &str) -> Option<&str> {
-        self.entries
-            .iter()
-            .filter(|e| {
-                e.version == version && e.outcome == Outcome::Succeeded && e.direction != "down"
-            })
-            .max_by_key(|e| e.id)
-            .and_then(|e| e.checksum.as_deref())
+        self.checksums.get(version).map(String::as_str)
     }
 
     fn duration(&self, version: &str) -> Option<i64> {
-        self.entries
-            .iter()
-            .filter(|e| {
-                e.version == version && e.outcome == Outcome::Succeeded && e.direction == "up"
-            })
-            .max_by_key(|e| e.id)
-            .and_then(|e| e.duration_ms)
+        self.durations.get(version).copied()
     }
 }
 
@@ -340,20 +374,36 @@ impl Runner {
     /// The ledger and the history rows that matter; `None` when the bookkeeping tables do not
     /// exist yet. Two queries, no catalogue lookup: this is the whole cost of a no-op `up`.
     async fn read<C: ConnectionTrait>(&self, conn: &C) -> Result<Option<Recorded>, MigrateError> {
-        let applied = match self.ledger.applied(conn).await {
-            Ok(rows) => rows
-                .into_iter()
-                .map(|a| (a.version, a.applied_at))
-                .collect(),
-            Err(e) if is_missing_table(&e) => return Ok(None),
-            Err(e) => return Err(db_err("reading the migration ledger")(e)),
+        let (applied, entries) = match self.history.state(conn, self.ledger.table()).await {
+            Ok(state) => state,
+            // A new database, or one migrated by stock sea-orm-migration (ledger, no history).
+            Err(e) if is_missing_table(&e) => {
+                let tables = list_tables(conn).await.map_err(db_err("listing tables"))?;
+                if !tables.iter().any(|t| t == self.ledger.table()) {
+                    return Ok(None);
+                }
+                let applied = self
+                    .ledger
+                    .applied(conn)
+                    .await
+                    .map_err(db_err("reading the migration ledger"))?
+                    .into_iter()
+                    .map(|a| (a.version, a.applied_at))
+                    .collect();
+                let entries = if tables.iter().any(|t| t == history::TABLE) {
+                    self.history
+                        .entries(conn, None)
+                        .await
+                        .map_err(db_err("reading the migration history"))?
+                } else {
+                    Vec::new()
+                };
+                (applied, entries)
+            }
+            Err(e) => return Err(db_err("reading the migration ledger and history")(e)),
         };
-        let entries = match self.history.latest(conn).await {
-            Ok(rows) => rows,
-            Err(e) if is_missing_table(&e) => return Ok(None),
-            Err(e) => return Err(db_err("reading the migration history")(e)),
-        };
-        Ok(Some(Recorded { applied, entries }))
+        let applied = applied.into_iter().collect();
+        Ok(Some(Recorded::new(applied, entries)))
     }
 
     /// [`Runner::read`], treating missing bookkeeping as an empty record.
@@ -380,12 +430,7 @@ impl Runner {
         let mut problems = Vec::new();
         for e in rec.entries.iter().filter(|e| e.is_blocking()) {
             // Only the latest run of a version matters: a later success supersedes a failure.
-            let latest = rec
-                .entries
-                .iter()
-                .filter(|x| x.version == e.version)
-                .map(|x| x.id)
-                .max();
+            let latest = rec.latest.get(&e.version).copied();
             if latest == Some(e.id) && !self.resumable(&e.version).await {
                 problems.push(Problem::Unrepaired {
                     version: e.version.clone(),

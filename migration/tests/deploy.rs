@@ -733,3 +733,52 @@ async fn startup_helper_applies_or_refuses() {
         assert!(steps.is_empty());
     });
 }
+
+#[tokio::test]
+async fn a_database_migrated_by_stock_tools_keeps_working() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    each_backend!("stock_ledger", |db| {
+        let b = db.backend;
+        let url = db.url.as_str();
+        ok(run(d, Some(url), &["up"]));
+        // What stock sea-orm-migration leaves: the ledger alone, no history.
+        let conn = db.connect().await;
+        conn.execute_unprepared("DROP TABLE oht50_migration_history")
+            .await
+            .unwrap();
+        let _ = conn.close().await;
+        let o = ok(run(d, Some(url), &["status", "--format", "json"]));
+        let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let migrations = doc["migrations"].as_array().unwrap();
+        assert_eq!(doc["pending"], 0, "{b:?}: {doc}");
+        assert!(
+            migrations
+                .iter()
+                .all(|m| m["status"] == "applied" && m["checksum"] == "unrecorded"),
+            "{b:?}: {doc}"
+        );
+        let o = ok(run(d, Some(url), &["up"]));
+        assert!(
+            stderr(&o).contains("Nothing to apply"),
+            "{b:?}: {}",
+            stderr(&o)
+        );
+        let o = ok(run(d, Some(url), &["repair"]));
+        assert!(
+            stdout(&o).contains(&format!("recorded {} checksum", migrations.len())),
+            "{b:?}: {}",
+            stdout(&o)
+        );
+        let o = ok(run(d, Some(url), &["status", "--format", "json"]));
+        let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert!(
+            doc["migrations"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|m| m["checksum"] == "ok"),
+            "{b:?}: {doc}"
+        );
+    });
+}
