@@ -847,6 +847,21 @@ impl Runner {
                 .await
                 .map_err(db_err("starting a transaction"))?;
             let body = async {
+                if backend == DbBackend::Postgres {
+                    run_migration::<DatabaseTransaction>(&txn, migration, direction).await?;
+                    return self
+                        .history
+                        .record_with_ledger_pg(
+                            &txn,
+                            self.ledger.table(),
+                            version,
+                            dir,
+                            checksum,
+                            started_at,
+                            history::now(),
+                        )
+                        .await;
+                }
                 apply::<DatabaseTransaction>(&txn, &self.ledger, migration, direction).await?;
                 self.history
                     .append(
@@ -998,16 +1013,27 @@ where
     C: ConnectionTrait,
     &'c C: IntoSchemaManagerConnection<'c>,
 {
+    run_migration(conn, migration, direction).await?;
+    match direction {
+        Direction::Up => ledger.insert(conn, migration.name()).await,
+        Direction::Down => ledger.delete(conn, migration.name()).await,
+    }
+}
+
+/// Runs the migration's `up` or `down`, without recording it.
+async fn run_migration<'c, C>(
+    conn: &'c C,
+    migration: &dyn MigrationTrait,
+    direction: Direction,
+) -> Result<(), DbErr>
+where
+    C: ConnectionTrait,
+    &'c C: IntoSchemaManagerConnection<'c>,
+{
     let manager = SchemaManager::new(conn);
     match direction {
-        Direction::Up => {
-            migration.up(&manager).await?;
-            ledger.insert(conn, migration.name()).await
-        }
-        Direction::Down => {
-            migration.down(&manager).await?;
-            ledger.delete(conn, migration.name()).await
-        }
+        Direction::Up => migration.up(&manager).await,
+        Direction::Down => migration.down(&manager).await,
     }
 }
 
