@@ -67,7 +67,7 @@ pub trait BatchJob: Send + Sync {
 pub struct BatchReport {
     /// Batches committed by this run.
     pub batches: u64,
-    /// Rows the batches covered (key range).
+    /// Keys the batches covered (their key ranges, gaps between batches excluded).
     pub rows_scanned: u64,
     /// Rows the statements changed.
     pub rows_changed: u64,
@@ -227,43 +227,35 @@ pub async fn run(manager: &SchemaManager<'_>, job: &dyn BatchJob) -> Result<Batc
         None => (0, lo.saturating_sub(1)),
     };
     report.resumed_after = batch as u64;
-    let remaining = query_i64s(
+    // Progress is measured in keys (an index lookup), not by counting rows (a full scan).
+    let hi = query_i64s(
         conn,
         format!(
-            "SELECT {} AS n FROM {table} WHERE {key} > {}",
-            bigint(b, "COUNT(*)"),
-            placeholder(b, 1)
+            "SELECT {} AS k FROM {table}",
+            bigint(b, &format!("MAX({key})"))
         ),
-        vec![after.into()],
-        &["n"],
+        vec![],
+        &["k"],
     )
     .await?
     .and_then(|v| v[0])
-    .unwrap_or(0) as u64;
+    .unwrap_or(after);
+    let remaining = hi.saturating_sub(after).max(0) as u64;
     let mut progress = Progress::new(job.name(), remaining, tuning.progress);
     if batch > 0 {
         eprintln!(
-            "{}: resuming after batch {batch} (key {after}): {remaining} row(s) left",
+            "{}: resuming after batch {batch} (key {after}): keys up to {hi} left",
             job.name()
         );
     }
     let size = tuning.batch_size.max(1);
-    let next_sql = format!(
-        "SELECT {} AS k FROM {table} WHERE {key} > {} ORDER BY {key} LIMIT 1 OFFSET {}",
-        bigint(b, &key),
-        placeholder(b, 1),
-        size - 1
-    );
-    let last_sql = format!(
+    // Batches are key ranges [start, start + size): the start is found by an index seek, so
+    // no batch scans rows twice (an OFFSET scan to find where a batch ends costs as much as the
+    // update itself on a clustered table) and gaps in ids are skipped, not walked.
+    let start_sql = format!(
         "SELECT {} AS k FROM {table} WHERE {key} > {}",
-        bigint(b, &format!("MAX({key})")),
+        bigint(b, &format!("MIN({key})")),
         placeholder(b, 1)
-    );
-    let count_sql = format!(
-        "SELECT {} AS n FROM {table} WHERE {key} > {} AND {key} <= {}",
-        bigint(b, "COUNT(*)"),
-        placeholder(b, 1),
-        placeholder(b, 2)
     );
     let range = format!(
         "{key} > {} AND {key} <= {}",
@@ -283,31 +275,15 @@ pub async fn run(manager: &SchemaManager<'_>, job: &dyn BatchJob) -> Result<Batc
         placeholder(b, 7)
     );
     loop {
-        // The last key of this batch: the key of its `size`-th row, or the largest key left.
-        let full = query_i64s(conn, next_sql.clone(), vec![after.into()], &["k"])
+        let Some(first) = query_i64s(conn, start_sql.clone(), vec![after.into()], &["k"])
             .await?
-            .and_then(|v| v[0]);
-        let (last, scanned) = match full {
-            Some(k) => (k, size),
-            None => {
-                let Some(k) = query_i64s(conn, last_sql.clone(), vec![after.into()], &["k"])
-                    .await?
-                    .and_then(|v| v[0])
-                else {
-                    break;
-                };
-                let n = query_i64s(
-                    conn,
-                    count_sql.clone(),
-                    vec![after.into(), k.into()],
-                    &["n"],
-                )
-                .await?
-                .and_then(|v| v[0])
-                .unwrap_or(0);
-                (k, n as u64)
-            }
+            .and_then(|v| v[0])
+        else {
+            break;
         };
+        let last = first.saturating_add(size as i64 - 1);
+        // Keys covered since the previous batch (gaps included), for progress and rows/s.
+        let scanned = last.saturating_sub(after).max(0) as u64;
         batch += 1;
         let t0 = Instant::now();
         let txn = conn.begin().await?;
@@ -345,7 +321,7 @@ pub async fn run(manager: &SchemaManager<'_>, job: &dyn BatchJob) -> Result<Batc
     }
     report.elapsed = started.elapsed();
     progress.finish(&format!(
-        "{} batch(es), {} of {} row(s) changed in {:.1} s ({:.0} rows/s), longest batch {} ms{}",
+        "{} batch(es), {} row(s) changed over {} key(s) in {:.1} s ({:.0} keys/s), longest batch {} ms{}",
         report.batches,
         report.rows_changed,
         report.rows_scanned,

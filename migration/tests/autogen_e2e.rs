@@ -38,10 +38,12 @@ fn target_dir() -> PathBuf {
         return PathBuf::from(dir);
     }
     let exe = std::env::current_exe().expect("test exe");
+    // `<target>/debug/deps/autogen_e2e-<hash>`: three levels up is the target directory,
+    // whatever it is called.
     exe.ancestors()
-        .find(|p| p.join("debug").is_dir() && p.file_name().is_some_and(|n| n == "target"))
+        .nth(3)
         .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("/work/target"))
+        .expect("the test binary lives in <target>/debug/deps")
 }
 
 fn copy_dir(from: &Path, to: &Path) {
