@@ -420,7 +420,7 @@ impl History {
                 })
             })
             .collect::<Result<Vec<_>, DbErr>>()?;
-        entries.sort_by(|a, b| b.id.cmp(&a.id));
+        entries.sort_by_key(|e| std::cmp::Reverse(e.id));
         Ok((applied, entries))
     }
 
