@@ -50,10 +50,7 @@ pub async fn holds_data<C: ConnectionTrait>(db: &C) -> Result<bool, MigrateError
         .await
         .map_err(err("listing tables"))?;
     for t in tables.iter().filter(|t| !BOOKKEEPING.contains(&t.as_str())) {
-        let quoted = match backend {
-            DbBackend::MySql => format!("`{}`", t.replace('`', "``")),
-            _ => format!("\"{}\"", t.replace('"', "\"\"")),
-        };
+        let quoted = crate::database::quote_ident(backend, t);
         let row = db
             .query_one_raw(Statement::from_string(
                 backend,

@@ -79,13 +79,7 @@ pub struct BatchReport {
     pub longest_batch: Duration,
 }
 
-/// Quotes an identifier for `backend`.
-pub fn quote(backend: DbBackend, name: &str) -> String {
-    match backend {
-        DbBackend::MySql => format!("`{}`", name.replace('`', "``")),
-        _ => format!("\"{}\"", name.replace('"', "\"\"")),
-    }
-}
+pub use crate::database::quote_ident as quote;
 
 /// The `n`-th (1-based) bind placeholder of `backend`.
 pub fn placeholder(backend: DbBackend, n: usize) -> String {

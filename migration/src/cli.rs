@@ -812,11 +812,6 @@ fn init_statement_log() {
         .try_init();
 }
 
-/// Where `generate` would write when run from `dir` (for tests and tooling).
-pub fn migration_source_dir(dir: &std::path::Path) -> Option<PathBuf> {
-    generate::locate_source_dir(dir)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

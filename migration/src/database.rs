@@ -219,6 +219,14 @@ fn redact_unparsed(raw: &str) -> String {
     }
 }
 
+/// Quotes an identifier (table, column, index) for `backend`, doubling any quote inside it.
+pub fn quote_ident(backend: DbBackend, name: &str) -> String {
+    match backend {
+        DbBackend::MySql => format!("`{}`", name.replace('`', "``")),
+        _ => format!("\"{}\"", name.replace('"', "\"\"")),
+    }
+}
+
 /// How to connect.
 #[derive(Debug, Clone)]
 pub struct ConnectSettings {

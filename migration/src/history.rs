@@ -349,10 +349,7 @@ impl History {
             DbBackend::MySql => ("JSON_ARRAYAGG", "JSON_ARRAY", "JSON_ARRAY()", ""),
             _ => ("json_group_array", "json_array", "json_array()", ""),
         };
-        let quote = |t: &str| match backend {
-            DbBackend::MySql => format!("`{t}`"),
-            _ => format!("\"{t}\""),
-        };
+        let quote = |t: &str| crate::database::quote_ident(backend, t);
         let (ledger_t, table) = (quote(ledger), quote(TABLE));
         let sql = format!(
             "SELECT CAST(COALESCE((SELECT {agg}({arr}(version, applied_at)) FROM {ledger_t}), {empty}){text} AS CHAR(1000000)) AS ledger, \

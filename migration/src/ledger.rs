@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order, Query};
 use sea_orm::{ConnectionTrait, DbErr, Schema};
-use sea_orm_migration::{SchemaManager, seaql_migrations};
+use sea_orm_migration::seaql_migrations;
 
 /// One applied migration as recorded.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -47,11 +47,6 @@ impl Ledger {
             .create_table_from_entity(seaql_migrations::Entity);
         stmt.table(Alias::new(&self.table)).if_not_exists();
         db.execute(&stmt).await.map(|_| ())
-    }
-
-    /// Whether the table exists (without creating it).
-    pub async fn exists(&self, db: &sea_orm::DatabaseConnection) -> Result<bool, DbErr> {
-        SchemaManager::new(db).has_table(&self.table).await
     }
 
     /// Every recorded migration, ordered by version.

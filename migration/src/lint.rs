@@ -470,12 +470,7 @@ impl ScratchDb {
     }
 }
 
-fn quote(backend: DbBackend, name: &str) -> String {
-    match backend {
-        DbBackend::MySql => format!("`{}`", name.replace('`', "``")),
-        _ => format!("\"{}\"", name.replace('"', "\"\"")),
-    }
-}
+use crate::database::quote_ident as quote;
 
 async fn run_on(
     db: &DatabaseConnection,

@@ -1088,11 +1088,10 @@ pub async fn drop_all_tables_except<C: ConnectionTrait>(
     if tables.is_empty() {
         return Ok(tables);
     }
-    let quote = |t: &str| match backend {
-        DbBackend::MySql => format!("`{}`", t.replace('`', "``")),
-        _ => format!("\"{}\"", t.replace('"', "\"\"")),
-    };
-    let list: Vec<String> = tables.iter().map(|t| quote(t)).collect();
+    let list: Vec<String> = tables
+        .iter()
+        .map(|t| crate::database::quote_ident(backend, t))
+        .collect();
     match backend {
         DbBackend::Postgres => {
             db.execute_unprepared(&format!("DROP TABLE IF EXISTS {} CASCADE", list.join(", ")))

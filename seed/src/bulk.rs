@@ -415,13 +415,7 @@ fn write_ts(buf: &mut String, t: &NaiveDateTime) {
     }
 }
 
-/// Quotes an identifier for `backend`.
-pub fn quote(backend: DbBackend, name: &str) -> String {
-    match backend {
-        DbBackend::MySql => format!("`{}`", name.replace('`', "``")),
-        _ => format!("\"{}\"", name.replace('"', "\"\"")),
-    }
-}
+pub use migration::database::quote_ident as quote;
 
 /// `expr` cast to a 64-bit integer.
 pub fn bigint(backend: DbBackend, expr: &str) -> String {

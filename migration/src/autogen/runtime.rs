@@ -7,12 +7,7 @@ use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
 use sea_orm_migration::SchemaManager;
 use sea_orm_migration::prelude::*;
 
-fn quote(backend: DbBackend, name: &str) -> String {
-    match backend {
-        DbBackend::MySql => format!("`{}`", name.replace('`', "``")),
-        _ => format!("\"{}\"", name.replace('"', "\"\"")),
-    }
-}
+use crate::database::quote_ident as quote;
 
 fn literal(value: &str) -> String {
     format!("'{}'", value.replace('\'', "''"))
