@@ -2,6 +2,7 @@
 
 pub use entity;
 pub use migration;
+pub use migration_engine;
 pub use seed;
 
 pub mod retention;

@@ -10,10 +10,11 @@ use std::time::{Duration, Instant};
 
 use chrono::NaiveDateTime;
 use clap::{Args, ValueEnum};
-use migration::batch::{bigint, placeholder, quote};
-use migration::cli::{Environment, SecretUrl};
-use migration::progress::{Progress, ProgressMode};
-use migration::{ConnectSettings, DatabaseUrl, MigrateError};
+use migration_engine::author::batch::{bigint, placeholder, quote};
+use migration_engine::author::progress::{Progress, ProgressMode};
+use migration_engine::cli::ConnectionArgs;
+use migration_engine::config::Environment;
+use migration_engine::{Config, ConnectSettings, MigrateError, connect};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, Statement, TransactionTrait};
 
 /// Why a retention run failed.
@@ -85,14 +86,6 @@ impl RetentionTable {
 /// `oht50-db retention` arguments.
 #[derive(Debug, Clone, Args)]
 pub struct RetentionArgs {
-    /// Database URL (else env DATABASE_URL, else ./oht50.db)
-    #[arg(short = 'u', long, env = "DATABASE_URL", hide_env_values = true)]
-    pub database_url: Option<SecretUrl>,
-
-    /// PostgreSQL schema (search_path)
-    #[arg(short = 's', long, env = "DATABASE_SCHEMA", hide_env_values = true)]
-    pub database_schema: Option<String>,
-
     /// Delete rows older than this: 30d, 12h, 90m, 3600s
     #[arg(long, value_name = "AGE", value_parser = parse_age)]
     pub older_than: Duration,
@@ -105,35 +98,30 @@ pub struct RetentionArgs {
     #[arg(long)]
     pub dry_run: bool,
 
-    /// Environment: production requires --yes
-    #[arg(long = "env", env = "OHT50_ENV", value_enum, default_value_t = Environment::Development)]
-    pub environment: Environment,
-
     /// Confirm deleting in production
     #[arg(long)]
     pub yes: bool,
 
     /// Rows per batch (one transaction each)
-    #[arg(long, env = "OHT50_BATCH_SIZE", default_value_t = 10_000, value_name = "ROWS",
+    #[arg(long, default_value_t = 10_000, value_name = "ROWS",
           value_parser = clap::value_parser!(u64).range(1..))]
     pub batch_size: u64,
 
     /// Throttle to at most this many rows per second
-    #[arg(long, env = "OHT50_MAX_ROWS_PER_SEC", value_name = "ROWS",
+    #[arg(long, value_name = "ROWS",
           value_parser = clap::value_parser!(u64).range(1..))]
     pub max_rows_per_sec: Option<u64>,
 
     /// Pause between two batches
     #[arg(
         long,
-        env = "OHT50_BATCH_PAUSE_MS",
         default_value_t = 0,
         value_name = "MS"
     )]
     pub batch_pause_ms: u64,
 
     /// Progress on stderr
-    #[arg(long, env = "OHT50_PROGRESS", value_enum, default_value_t = ProgressMode::Auto)]
+    #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
     pub progress: ProgressMode,
 }
 
@@ -191,16 +179,20 @@ async fn one_i64<C: ConnectionTrait>(
 }
 
 /// Runs retention from the command line; prints the final counts on stdout.
-pub async fn run_cli(args: RetentionArgs) -> Result<Vec<TableReport>, RetentionError> {
-    if args.environment == Environment::Production && !args.yes && !args.dry_run {
+pub async fn run_cli(
+    args: RetentionArgs,
+    connection: &ConnectionArgs,
+    config: &Config,
+) -> Result<Vec<TableReport>, RetentionError> {
+    if connection.environment == Environment::Production && !args.yes && !args.dry_run {
         return Err(RetentionError::NeedsConfirmation);
     }
-    let url = DatabaseUrl::resolve(args.database_url.as_ref().map(|u| u.0.as_str()))?;
+    let url = connection.url(config)?;
     let settings = ConnectSettings {
-        schema: args.database_schema.clone(),
+        schema: connection.database_schema.clone(),
         ..ConnectSettings::default()
     };
-    let db = migration::connect(&url, &settings).await?;
+    let db = connect(&url, &settings).await?;
     let cutoff = chrono::Utc::now().naive_utc()
         - chrono::Duration::from_std(args.older_than).unwrap_or(chrono::Duration::MAX);
     let result = run(&db, &args, cutoff).await;

@@ -2,7 +2,7 @@
 
 use sea_orm_migration::prelude::*;
 
-use crate::columns::{
+use migration_engine::author::columns::{
     boolean, float, foreign_key, index, integer, json, pk, string, text, timestamp,
 };
 use crate::m20250128_100000_initial_schema::{Robots, Users};

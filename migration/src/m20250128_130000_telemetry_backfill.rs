@@ -1,5 +1,5 @@
 //! Spec 5.2 `transform_telemetry_data`: telemetry rows without a position or orientation get
-//! 0.0. Set-based and batched by `id` range (see [`crate::batch`]), resumable, throttlable.
+//! 0.0. Set-based and batched by `id` range (see [`migration_engine::author::batch`]), resumable, throttlable.
 //!
 //! The spec also fills a missing `timestamp`; the column is NOT NULL since 001, so there is
 //! nothing to fill. `down` is a no-op: a filled 0.0 cannot be told apart from a measured 0.0,
@@ -9,7 +9,7 @@
 use sea_orm::DbBackend;
 use sea_orm_migration::prelude::*;
 
-use crate::batch::{self, BatchJob};
+use migration_engine::author::batch::{self, BatchJob};
 
 /// The backfill job: one `UPDATE` per batch.
 pub struct TelemetryBackfill;

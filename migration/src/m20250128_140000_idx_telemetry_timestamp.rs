@@ -1,10 +1,10 @@
 //! `idx_telemetry_timestamp`: telemetry by time, for the retention job (spec 5.2
 //! `cleanup_old_data`). Built online: PostgreSQL `CREATE INDEX CONCURRENTLY`, MySQL/MariaDB
-//! `ALGORITHM=INPLACE, LOCK=NONE`, SQLite plain (see [`crate::online`]).
+//! `ALGORITHM=INPLACE, LOCK=NONE`, SQLite plain (see [`migration_engine::author::online`]).
 
 use sea_orm_migration::prelude::*;
 
-use crate::online;
+use migration_engine::author::online;
 
 const NAME: &str = "m20250128_140000_idx_telemetry_timestamp";
 

@@ -1,11 +1,6 @@
 //! `cargo run -p migration -- <command>`: see `migration --help`.
 
-use clap::Parser;
-use migration::{Migrator, cli};
-
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let _ = dotenvy::dotenv();
-    let args = cli::Cli::parse();
-    std::process::exit(cli::run::<Migrator>(args).await);
+    migration_engine::cli::main::<migration::Migrator>(migration::config()).await
 }

@@ -2,7 +2,7 @@
 //! PostgreSQL, large multi-row `INSERT`s on MySQL/MariaDB and SQLite.
 //!
 //! [`BulkWriter`] owns the transaction. On PostgreSQL it works on the pool's raw sqlx
-//! connection (the pool [`migration::connect`] opens has exactly one connection, so nothing
+//! connection (the pool [`migration_engine::connect`] opens has exactly one connection, so nothing
 //! else may use the `DatabaseConnection` until the writer is committed or rolled back).
 
 use std::fmt::Write as _;
@@ -415,7 +415,7 @@ fn write_ts(buf: &mut String, t: &NaiveDateTime) {
     }
 }
 
-pub use migration::database::quote_ident as quote;
+pub use migration_engine::db::quote_ident as quote;
 
 /// `expr` cast to a 64-bit integer.
 pub fn bigint(backend: DbBackend, expr: &str) -> String {

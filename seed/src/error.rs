@@ -1,6 +1,6 @@
 //! The errors of every seed command; each message says what went wrong and what to do next.
 
-use migration::MigrateError;
+use migration_engine::MigrateError;
 
 /// Everything that can go wrong while seeding.
 #[derive(Debug, thiserror::Error)]

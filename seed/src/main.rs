@@ -5,9 +5,10 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use clap::{Parser, Subcommand, ValueEnum};
-use migration::database::DEFAULT_SQLITE_FILE;
-use migration::{ConnectSettings, DatabaseUrl};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+use migration_engine::cli::{ConnectionArgs, with_env_vars};
+use migration_engine::config::Environment;
+use migration_engine::{ConnectSettings, DatabaseUrl};
 use seed::defaults::{self, DefaultsOptions};
 use seed::dev::{self, DevOptions};
 use seed::fixtures::{self, DumpOptions};
@@ -28,27 +29,11 @@ use seed::{Profile, SeedError, TableCount};
                   and shown once, on a terminal only."
 )]
 struct Cli {
-    /// Database URL, e.g. postgres://user:password@host:5432/db, mysql://..., sqlite://file.db
-    #[arg(
-        short = 'u',
-        long,
-        env = "DATABASE_URL",
-        global = true,
-        hide_env_values = true
-    )]
-    database_url: Option<String>,
+    #[command(flatten)]
+    connection: ConnectionArgs,
 
-    /// PostgreSQL schema to work in (search_path); ignored by MySQL and SQLite
-    #[arg(
-        short = 's',
-        long,
-        env = "DATABASE_SCHEMA",
-        global = true,
-        hide_env_values = true
-    )]
-    database_schema: Option<String>,
-
-    /// development: everything allowed; production: default data only, secrets never leave a terminal
+    /// development: everything allowed; production (also implied by --env production): default
+    /// data only, secrets never leave a terminal
     #[arg(long, value_enum, env = "OHT50_SEED_PROFILE", default_value_t = ProfileArg::Development, global = true)]
     profile: ProfileArg,
 
@@ -134,8 +119,10 @@ fn parse_start(s: &str) -> Result<chrono::NaiveDateTime, String> {
 #[tokio::main]
 async fn main() {
     let _ = dotenvy::dotenv();
-    let cli = Cli::parse();
-    let code = match run(cli).await {
+    let config = migration::config();
+    let matches = with_env_vars(Cli::command(), &config).get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let code = match run(cli, &config).await {
         Ok(()) => 0,
         Err((err, url)) => {
             let text = err.to_string();
@@ -156,10 +143,10 @@ macro_rules! say {
 
 type Failure = (SeedError, Option<DatabaseUrl>);
 
-async fn run(mut cli: Cli) -> Result<(), Failure> {
-    let profile = match cli.profile {
-        ProfileArg::Development => Profile::Development,
-        ProfileArg::Production => Profile::Production,
+async fn run(mut cli: Cli, config: &migration_engine::Config) -> Result<(), Failure> {
+    let profile = match (cli.profile, cli.connection.environment) {
+        (ProfileArg::Production, _) | (_, Environment::Production) => Profile::Production,
+        (ProfileArg::Development, _) => Profile::Development,
     };
     let command = cli.command.take().unwrap_or(Command::Defaults);
     match &command {
@@ -180,18 +167,19 @@ async fn run(mut cli: Cli) -> Result<(), Failure> {
         }
         _ => {}
     }
-    let url = DatabaseUrl::resolve(cli.database_url.as_deref()).map_err(|e| (e.into(), None))?;
+    let url = cli.connection.url(config).map_err(|e| (e.into(), None))?;
     if url.is_default() {
         eprintln!(
-            "No DATABASE_URL given: using the SQLite database ./{DEFAULT_SQLITE_FILE}. \
-             Set DATABASE_URL or pass -u to use PostgreSQL or MySQL."
+            "No DATABASE_URL given: using the SQLite database ./{}. \
+             Set DATABASE_URL or pass -u to use PostgreSQL or MySQL.",
+            config.default_sqlite_file
         );
     }
     let settings = ConnectSettings {
-        schema: cli.database_schema.clone(),
+        schema: cli.connection.database_schema.clone(),
         ..ConnectSettings::default()
     };
-    let db = migration::connect(&url, &settings)
+    let db = migration_engine::connect(&url, &settings)
         .await
         .map_err(|e| (e.into(), Some(url.clone())))?;
     let result = dispatch(&db, command, &cli, profile).await;

@@ -1,6 +1,7 @@
 //! The precondition of every command: the schema is exactly at this build's latest migration.
 
-use migration::{Migrator, MigratorTrait, Runner, State};
+use migration::{Migrator, MigratorTrait};
+use migration_engine::{Runner, State};
 use sea_orm::DatabaseConnection;
 
 use crate::SeedError;
@@ -9,7 +10,7 @@ use crate::SeedError;
 /// [`SeedError::UnknownMigrations`] when the database has migrations this build lacks.
 /// Reads only.
 pub async fn ensure_migrated(db: &DatabaseConnection) -> Result<(), SeedError> {
-    let states = Runner::new(db.clone(), Migrator::migrations())
+    let states = Runner::with_config(db.clone(), Migrator::migrations(), migration::config())
         .status()
         .await?;
     let names = |s: State| {

@@ -11,7 +11,8 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
-use migration::{ConnectSettings, DatabaseUrl, Migrator, MigratorTrait, Runner, Target};
+use migration::{Migrator, MigratorTrait};
+use migration_engine::{ConnectSettings, DatabaseUrl, Runner, Target};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use seed::bulk::{BulkWriter, Val};
 use seed::dev::{self, TELEMETRY, TelemetryGen};
@@ -168,8 +169,8 @@ async fn drop_db(server: &str, admin_db: &str, name: &str) {
 /// Migrates, creates the robots, returns the connection.
 async fn prepare(url: &str, robots: u32) -> Result<DatabaseConnection> {
     let url = DatabaseUrl::parse(url)?;
-    let db = migration::connect(&url, &ConnectSettings::default()).await?;
-    let runner = Runner::new(db.clone(), Migrator::migrations());
+    let db = migration_engine::connect(&url, &ConnectSettings::default()).await?;
+    let runner = Runner::with_config(db.clone(), Migrator::migrations(), migration::config());
     runner.up(&Target::All).await?;
     let mut w = BulkWriter::begin(&db).await?;
     let now = dev::default_start();

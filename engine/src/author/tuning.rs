@@ -1,0 +1,133 @@
+//! Settings of batched data migrations and online DDL: batch size, throttling, DDL lock
+//! timeout and retries. The CLI sets them from its flags ([`ScaleArgs`], also read from
+//! `<PREFIX>_BATCH_SIZE`, `<PREFIX>_MAX_ROWS_PER_SEC`, `<PREFIX>_BATCH_PAUSE_MS`,
+//! `<PREFIX>_DDL_LOCK_TIMEOUT_MS`, `<PREFIX>_DDL_RETRIES`, `<PREFIX>_PROGRESS`); library
+//! users pass them in [`crate::RunOptions`] or read them with [`Tuning::from_env`]. The
+//! runner hands them to each migration through [`crate::author::context`].
+//!
+//! None of these settings changes the SQL a migration issues under capture, so they never
+//! change a checksum.
+
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::author::progress::ProgressMode;
+
+/// Default rows per batch.
+pub const DEFAULT_BATCH_SIZE: u64 = 10_000;
+/// Default DDL lock timeout.
+pub const DEFAULT_DDL_LOCK_TIMEOUT_MS: u64 = 2_000;
+/// Default number of retries of DDL that timed out waiting for its lock.
+pub const DEFAULT_DDL_RETRIES: u32 = 5;
+
+/// How batched data migrations and online DDL behave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tuning {
+    /// Rows per batch (each batch is one transaction).
+    pub batch_size: u64,
+    /// Throttle: at most this many rows per second (`None`: as fast as possible).
+    pub max_rows_per_sec: Option<u64>,
+    /// Pause after each batch.
+    pub batch_pause: Duration,
+    /// How long one DDL statement may wait for its table lock before it gives up and retries.
+    pub ddl_lock_timeout: Duration,
+    /// Retries after a DDL lock timeout (so `ddl_retries + 1` attempts in all).
+    pub ddl_retries: u32,
+    /// How progress is shown.
+    pub progress: ProgressMode,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Self {
+            batch_size: DEFAULT_BATCH_SIZE,
+            max_rows_per_sec: None,
+            batch_pause: Duration::ZERO,
+            ddl_lock_timeout: Duration::from_millis(DEFAULT_DDL_LOCK_TIMEOUT_MS),
+            ddl_retries: DEFAULT_DDL_RETRIES,
+            progress: ProgressMode::Auto,
+        }
+    }
+}
+
+impl Tuning {
+    /// The defaults, overridden by the `<prefix>_*` environment variables that parse.
+    pub fn from_env(config: &crate::Config) -> Self {
+        let var_name = |suffix: &str| config.env_var(suffix);
+        let var = |suffix: &str| -> Option<u64> {
+            std::env::var(var_name(suffix)).ok().and_then(|v| v.trim().parse().ok())
+        };
+        let d = Self::default();
+        Self {
+            batch_size: var("BATCH_SIZE")
+                .filter(|&n| n > 0)
+                .unwrap_or(d.batch_size),
+            max_rows_per_sec: var("MAX_ROWS_PER_SEC").filter(|&n| n > 0),
+            batch_pause: var("BATCH_PAUSE_MS")
+                .map(Duration::from_millis)
+                .unwrap_or(d.batch_pause),
+            ddl_lock_timeout: var("DDL_LOCK_TIMEOUT_MS")
+                .filter(|&n| n > 0)
+                .map(Duration::from_millis)
+                .unwrap_or(d.ddl_lock_timeout),
+            ddl_retries: var("DDL_RETRIES")
+                .and_then(|n| u32::try_from(n).ok())
+                .unwrap_or(d.ddl_retries),
+            progress: std::env::var(var_name("PROGRESS"))
+                .ok()
+                .and_then(|v| <ProgressMode as clap::ValueEnum>::from_str(&v, true).ok())
+                .unwrap_or(d.progress),
+        }
+    }
+}
+
+/// Command-line flags for [`Tuning`] (global flags of `migration`).
+#[derive(Debug, Clone, Args)]
+pub struct ScaleArgs {
+    /// Rows per batch of a batched data migration (one transaction each)
+    #[arg(long, global = true, default_value_t = DEFAULT_BATCH_SIZE, value_name = "ROWS",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub batch_size: u64,
+
+    /// Throttle batched data migrations to at most this many rows per second
+    #[arg(long, global = true, value_name = "ROWS",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_rows_per_sec: Option<u64>,
+
+    /// Pause between two batches of a batched data migration
+    #[arg(
+        long,
+        global = true,
+        default_value_t = 0,
+        value_name = "MS"
+    )]
+    pub batch_pause_ms: u64,
+
+    /// How long online DDL may wait for a table lock before it gives up and retries
+    #[arg(long, global = true, default_value_t = DEFAULT_DDL_LOCK_TIMEOUT_MS,
+          value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub ddl_lock_timeout_ms: u64,
+
+    /// Retries of online DDL after a lock timeout
+    #[arg(long, global = true, default_value_t = DEFAULT_DDL_RETRIES, value_name = "N")]
+    pub ddl_retries: u32,
+
+    /// Progress of long data migrations on stderr
+    #[arg(long, global = true, value_enum, default_value_t = ProgressMode::Auto)]
+    pub progress: ProgressMode,
+}
+
+impl ScaleArgs {
+    /// The settings these flags describe.
+    pub fn tuning(&self) -> Tuning {
+        Tuning {
+            batch_size: self.batch_size,
+            max_rows_per_sec: self.max_rows_per_sec,
+            batch_pause: Duration::from_millis(self.batch_pause_ms),
+            ddl_lock_timeout: Duration::from_millis(self.ddl_lock_timeout_ms),
+            ddl_retries: self.ddl_retries,
+            progress: self.progress,
+        }
+    }
+}

@@ -1,0 +1,519 @@
+//! The append-only history of every migration run (table [`crate::Config::history_table`]). One row per run
+//! of a migration (up, down, or a `repair` re-recording its checksum), with checksum, timing,
+//! outcome, error, tool version, host and OS user. Created by the tool itself.
+//!
+//! Outcomes: `succeeded`, `failed`, `in-progress` (written before a migration that cannot run
+//! in a transaction starts, so a runner that dies leaves it behind). A `failed` or
+//! `in-progress` row of a non-transactional run blocks `up` until `repair` marks it repaired.
+
+use chrono::NaiveDateTime;
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order, Query, Table};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, QueryResult, Value};
+
+use crate::author::columns;
+
+/// Outcome of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// Finished and recorded.
+    Succeeded,
+    /// Failed; see `error`.
+    Failed,
+    /// Started and never finished (the runner died) or still running.
+    InProgress,
+}
+
+impl Outcome {
+    /// Stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::InProgress => "in-progress",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        match s {
+            "succeeded" => Self::Succeeded,
+            "failed" => Self::Failed,
+            _ => Self::InProgress,
+        }
+    }
+}
+
+/// One row of the history.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Entry {
+    /// Row id (increasing).
+    pub id: i64,
+    /// Migration name.
+    pub version: String,
+    /// `up`, `down` or `repair`.
+    pub direction: String,
+    /// Checksum of what the migration does on this backend (see [`crate::plan::capture`]).
+    pub checksum: Option<String>,
+    /// When the run started (UTC).
+    pub started_at: NaiveDateTime,
+    /// When it ended (UTC).
+    pub finished_at: Option<NaiveDateTime>,
+    /// Wall time.
+    pub duration_ms: Option<i64>,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// The error, for failed runs.
+    pub error: Option<String>,
+    /// Whether it ran in a transaction (a failed transactional run left nothing behind).
+    pub transactional: bool,
+    /// When `repair` marked this failed run as dealt with.
+    pub repaired_at: Option<NaiveDateTime>,
+    /// Version of the tool that ran it.
+    pub tool_version: String,
+    /// Host it ran on.
+    pub host: String,
+    /// OS user it ran as.
+    pub os_user: String,
+}
+
+impl Entry {
+    /// A failed or unfinished non-transactional run nobody has repaired: the schema may be
+    /// half-changed.
+    pub fn is_blocking(&self) -> bool {
+        self.outcome != Outcome::Succeeded && !self.transactional && self.repaired_at.is_none()
+    }
+}
+
+/// This machine's host name.
+pub fn host_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|h| h.trim().to_string())
+        })
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unknown-host".into())
+}
+
+/// The OS user running this process: `$USER` (or `$USERNAME`, `$LOGNAME`), else the name of
+/// the process's uid in `/etc/passwd`, else `uid N`.
+pub fn os_user() -> String {
+    if let Some(user) = ["USER", "USERNAME", "LOGNAME"]
+        .iter()
+        .filter_map(|k| std::env::var(k).ok())
+        .find(|v| !v.is_empty())
+    {
+        return user;
+    }
+    let uid = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|rest| rest.split_whitespace().next().map(str::to_string))
+        });
+    let Some(uid) = uid else {
+        return "unknown-user".into();
+    };
+    std::fs::read_to_string("/etc/passwd")
+        .ok()
+        .and_then(|passwd| {
+            passwd.lines().find_map(|l| {
+                let mut fields = l.split(':');
+                let name = fields.next()?;
+                (fields.nth(1)? == uid).then(|| name.to_string())
+            })
+        })
+        .unwrap_or_else(|| format!("uid {uid}"))
+}
+
+/// Current UTC time with microsecond precision.
+pub fn now() -> NaiveDateTime {
+    let now = chrono::Utc::now().naive_utc();
+    chrono::Timelike::with_nanosecond(&now, now.and_utc().timestamp_subsec_micros() * 1000)
+        .unwrap_or(now)
+}
+
+/// Reads and appends to the history table.
+#[derive(Debug, Clone)]
+pub struct History {
+    table: String,
+}
+
+impl History {
+    /// The history kept in `table`.
+    pub fn new(table: impl Into<String>) -> Self {
+        Self {
+            table: table.into(),
+        }
+    }
+
+    /// The table's name.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// Creates the table when missing.
+    pub async fn ensure<C: ConnectionTrait>(&self, db: &C) -> Result<(), DbErr> {
+        let b = db.get_database_backend();
+        let t = || Alias::new(self.table.as_str());
+        let mut id = columns::pk(Alias::new("id"));
+        id.big_integer();
+        if b == DbBackend::Sqlite {
+            // SQLite auto-increments only an `integer` primary key.
+            id.integer();
+        }
+        let stmt = Table::create()
+            .table(t())
+            .if_not_exists()
+            .col(id)
+            .col(columns::string(Alias::new("version"), 255, false))
+            .col(columns::string(Alias::new("direction"), 8, false))
+            .col(columns::string(Alias::new("checksum"), 64, true))
+            .col(columns::timestamp(b, Alias::new("started_at"), false))
+            .col(columns::timestamp(b, Alias::new("finished_at"), true))
+            .col(
+                sea_orm::sea_query::ColumnDef::new(Alias::new("duration_ms"))
+                    .big_integer()
+                    .null()
+                    .take(),
+            )
+            .col(columns::string(Alias::new("outcome"), 16, false))
+            .col(columns::text(Alias::new("error"), true))
+            .col(columns::boolean(Alias::new("transactional"), true))
+            .col(columns::timestamp(b, Alias::new("repaired_at"), true))
+            .col(columns::string(Alias::new("tool_version"), 32, false))
+            .col(columns::string(Alias::new("host"), 255, false))
+            .col(columns::string(Alias::new("os_user"), 255, false))
+            .take();
+        db.execute(&stmt).await.map(|_| ())
+    }
+
+    /// Appends a row and returns its id.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn append<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        version: &str,
+        direction: &str,
+        checksum: Option<&str>,
+        started_at: NaiveDateTime,
+        finished_at: Option<NaiveDateTime>,
+        outcome: Outcome,
+        error: Option<&str>,
+        transactional: bool,
+    ) -> Result<i64, DbErr> {
+        let duration_ms = finished_at.map(|f| (f - started_at).num_milliseconds());
+        let stmt = Query::insert()
+            .into_table(Alias::new(self.table.as_str()))
+            .columns(
+                [
+                    "version",
+                    "direction",
+                    "checksum",
+                    "started_at",
+                    "finished_at",
+                    "duration_ms",
+                    "outcome",
+                    "error",
+                    "transactional",
+                    "tool_version",
+                    "host",
+                    "os_user",
+                ]
+                .map(Alias::new),
+            )
+            .values([
+                version.into(),
+                direction.into(),
+                checksum.map(str::to_string).into(),
+                started_at.into(),
+                finished_at.into(),
+                duration_ms.into(),
+                outcome.as_str().into(),
+                error.map(truncate_error).into(),
+                transactional.into(),
+                env!("CARGO_PKG_VERSION").into(),
+                host_name().into(),
+                os_user().into(),
+            ])
+            .map_err(|e| DbErr::Custom(e.to_string()))?
+            .to_owned();
+        if db.get_database_backend() == DbBackend::MySql {
+            return Ok(db.execute(&stmt).await?.last_insert_id() as i64);
+        }
+        let mut stmt = stmt;
+        stmt.returning_col(Alias::new("id"));
+        let row = db.query_one(&stmt).await?;
+        Ok(row
+            .and_then(|r| r.try_get_by_index::<i64>(0).ok())
+            .unwrap_or(0))
+    }
+
+    /// PostgreSQL only: the ledger change (`up`: insert, `down`: delete) and a `succeeded`
+    /// transactional history row in ONE statement (a data-modifying CTE), saving a round trip
+    /// per migration.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn record_with_ledger_pg<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        ledger: &str,
+        version: &str,
+        direction: &str,
+        checksum: &str,
+        started_at: NaiveDateTime,
+        finished_at: NaiveDateTime,
+    ) -> Result<(), DbErr> {
+        let ledger_change = if direction == "down" {
+            format!(
+                "DELETE FROM \"{}\" WHERE version = $1",
+                ledger.replace('"', "\"\"")
+            )
+        } else {
+            format!(
+                "INSERT INTO \"{}\" (version, applied_at) VALUES ($1, $2)",
+                ledger.replace('"', "\"\"")
+            )
+        };
+        let sql = format!(
+            "WITH ledger AS ({ledger_change}) INSERT INTO {} \
+             (version, direction, checksum, started_at, finished_at, duration_ms, outcome, transactional, \
+              tool_version, host, os_user) \
+             VALUES ($1, $3, $4, $5, $6, $7, 'succeeded', TRUE, $8, $9, $10)",
+            crate::db::quote_ident(DbBackend::Postgres, &self.table)
+        );
+        let values: Vec<Value> = vec![
+            version.into(),
+            chrono::Utc::now().timestamp().into(),
+            direction.into(),
+            checksum.into(),
+            started_at.into(),
+            finished_at.into(),
+            (finished_at - started_at).num_milliseconds().into(),
+            env!("CARGO_PKG_VERSION").into(),
+            host_name().into(),
+            os_user().into(),
+        ];
+        db.execute_raw(sea_orm::Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            sql,
+            values,
+        ))
+        .await
+        .map(|_| ())
+    }
+
+    /// Marks row `id` finished.
+    pub async fn finish<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        id: i64,
+        started_at: NaiveDateTime,
+        outcome: Outcome,
+        error: Option<&str>,
+    ) -> Result<(), DbErr> {
+        let finished = now();
+        let stmt = Query::update()
+            .table(Alias::new(self.table.as_str()))
+            .values([
+                (Alias::new("finished_at"), finished.into()),
+                (
+                    Alias::new("duration_ms"),
+                    (finished - started_at).num_milliseconds().into(),
+                ),
+                (Alias::new("outcome"), outcome.as_str().into()),
+                (Alias::new("error"), error.map(truncate_error).into()),
+            ])
+            .and_where(Expr::col(Alias::new("id")).eq(id))
+            .to_owned();
+        db.execute(&stmt).await.map(|_| ())
+    }
+
+    /// Marks every blocking row repaired; returns how many.
+    pub async fn mark_repaired<C: ConnectionTrait>(&self, db: &C) -> Result<u64, DbErr> {
+        let stmt = Query::update()
+            .table(Alias::new(self.table.as_str()))
+            .value(Alias::new("repaired_at"), Value::from(now()))
+            .and_where(Expr::col(Alias::new("outcome")).ne(Outcome::Succeeded.as_str()))
+            .and_where(Expr::col(Alias::new("transactional")).eq(false))
+            .and_where(Expr::col(Alias::new("repaired_at")).is_null())
+            .to_owned();
+        Ok(db.execute(&stmt).await?.rows_affected())
+    }
+
+    /// The ledger `(version, applied_at)` and the history rows a run needs, in ONE query that
+    /// returns one row (two JSON arrays): per version its latest row, its latest successful
+    /// non-`down` row (the recorded checksum) and its latest successful `up` (the duration).
+    /// Bounded by the number of migrations however long the history grows, and independent of
+    /// per-row driver costs (SQLite's driver hands every row across threads).
+    pub async fn state<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        ledger: &str,
+    ) -> Result<(Vec<(String, i64)>, Vec<Entry>), DbErr> {
+        let backend = db.get_database_backend();
+        let (agg, arr, empty, text) = match backend {
+            DbBackend::Postgres => ("json_agg", "json_build_array", "'[]'::json", "::text"),
+            DbBackend::MySql => ("JSON_ARRAYAGG", "JSON_ARRAY", "JSON_ARRAY()", ""),
+            _ => ("json_group_array", "json_array", "json_array()", ""),
+        };
+        let quote = |t: &str| crate::db::quote_ident(backend, t);
+        let (ledger_t, table) = (quote(ledger), quote(&self.table));
+        let sql = format!(
+            "SELECT CAST(COALESCE((SELECT {agg}({arr}(version, applied_at)) FROM {ledger_t}), {empty}){text} AS CHAR(1000000)) AS ledger, \
+                    CAST(COALESCE((SELECT {agg}({arr}(id, version, direction, checksum, outcome, transactional, \
+                                                       repaired_at IS NOT NULL, error, duration_ms, started_at)) \
+                       FROM {table} WHERE id IN (\
+                         SELECT MAX(id) FROM {table} GROUP BY version \
+                         UNION SELECT MAX(id) FROM {table} WHERE outcome = 'succeeded' AND direction <> 'down' GROUP BY version \
+                         UNION SELECT MAX(id) FROM {table} WHERE outcome = 'succeeded' AND direction = 'up' GROUP BY version)), \
+                       {empty}){text} AS CHAR(1000000)) AS history"
+        );
+        let sql = match backend {
+            DbBackend::MySql => sql.replace(" AS CHAR(1000000))", " AS CHAR)"),
+            _ => sql.replace(" AS CHAR(1000000))", " AS TEXT)"),
+        };
+        let row = db
+            .query_one_raw(sea_orm::Statement::from_string(backend, sql))
+            .await?
+            .ok_or_else(|| DbErr::Custom("the migration state query returned no row".into()))?;
+        let bad = |what: &str| {
+            DbErr::Custom(format!(
+                "unexpected migration state from the database: {what}"
+            ))
+        };
+        let ledger_json: serde_json::Value =
+            serde_json::from_str(&row.try_get::<String>("", "ledger")?)
+                .map_err(|e| bad(&e.to_string()))?;
+        let history_json: serde_json::Value =
+            serde_json::from_str(&row.try_get::<String>("", "history")?)
+                .map_err(|e| bad(&e.to_string()))?;
+        let applied = ledger_json
+            .as_array()
+            .ok_or_else(|| bad("ledger is not an array"))?
+            .iter()
+            .map(|r| {
+                Ok((
+                    json_str(&r[0]).ok_or_else(|| bad("version"))?,
+                    json_i64(&r[1]).ok_or_else(|| bad("applied_at"))?,
+                ))
+            })
+            .collect::<Result<Vec<_>, DbErr>>()?;
+        let mut entries = history_json
+            .as_array()
+            .ok_or_else(|| bad("history is not an array"))?
+            .iter()
+            .map(|r| {
+                Ok(Entry {
+                    id: json_i64(&r[0]).ok_or_else(|| bad("id"))?,
+                    version: json_str(&r[1]).ok_or_else(|| bad("version"))?,
+                    direction: json_str(&r[2]).ok_or_else(|| bad("direction"))?,
+                    checksum: json_str(&r[3]),
+                    outcome: Outcome::parse(&json_str(&r[4]).unwrap_or_default()),
+                    transactional: json_bool(&r[5]),
+                    // Only whether it is set matters to a run.
+                    repaired_at: json_bool(&r[6]).then(NaiveDateTime::default),
+                    error: json_str(&r[7]),
+                    duration_ms: json_i64(&r[8]),
+                    started_at: json_str(&r[9])
+                        .and_then(|t| parse_time(&t))
+                        .unwrap_or_default(),
+                    finished_at: None,
+                    tool_version: String::new(),
+                    host: String::new(),
+                    os_user: String::new(),
+                })
+            })
+            .collect::<Result<Vec<_>, DbErr>>()?;
+        entries.sort_by_key(|e| std::cmp::Reverse(e.id));
+        Ok((applied, entries))
+    }
+
+    /// Every row, newest first (at most `limit`).
+    pub async fn entries<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        limit: Option<u64>,
+    ) -> Result<Vec<Entry>, DbErr> {
+        let mut q = Query::select();
+        q.columns(
+            [
+                "id",
+                "version",
+                "direction",
+                "checksum",
+                "started_at",
+                "finished_at",
+                "duration_ms",
+                "outcome",
+                "error",
+                "transactional",
+                "repaired_at",
+                "tool_version",
+                "host",
+                "os_user",
+            ]
+            .map(Alias::new),
+        )
+        .from(Alias::new(self.table.as_str()))
+        .order_by(Alias::new("id"), Order::Desc);
+        if let Some(limit) = limit {
+            q.limit(limit);
+        }
+        db.query_all(&q).await?.iter().map(entry).collect()
+    }
+}
+
+fn json_str(v: &serde_json::Value) -> Option<String> {
+    match v {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Null => None,
+        other => Some(other.to_string()),
+    }
+}
+
+fn json_i64(v: &serde_json::Value) -> Option<i64> {
+    v.as_i64()
+        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+}
+
+fn json_bool(v: &serde_json::Value) -> bool {
+    v.as_bool()
+        .unwrap_or_else(|| json_i64(v).is_some_and(|n| n != 0))
+}
+
+fn parse_time(t: &str) -> Option<NaiveDateTime> {
+    let t = t.replace('T', " ");
+    NaiveDateTime::parse_from_str(&t, "%Y-%m-%d %H:%M:%S%.f").ok()
+}
+
+fn truncate_error(e: &str) -> String {
+    e.chars().take(4000).collect()
+}
+
+fn entry(r: &QueryResult) -> Result<Entry, DbErr> {
+    let id = match r.try_get::<i64>("", "id") {
+        Ok(v) => v,
+        Err(_) => i64::from(r.try_get::<i32>("", "id")?),
+    };
+    Ok(Entry {
+        id,
+        version: r.try_get("", "version")?,
+        direction: r.try_get("", "direction")?,
+        checksum: r.try_get("", "checksum")?,
+        started_at: r.try_get("", "started_at")?,
+        finished_at: r.try_get("", "finished_at")?,
+        duration_ms: r.try_get("", "duration_ms")?,
+        outcome: Outcome::parse(&r.try_get::<String>("", "outcome")?),
+        error: r.try_get("", "error")?,
+        transactional: r.try_get("", "transactional")?,
+        repaired_at: r.try_get("", "repaired_at")?,
+        tool_version: r.try_get("", "tool_version")?,
+        host: r.try_get("", "host")?,
+        os_user: r.try_get("", "os_user")?,
+    })
+}

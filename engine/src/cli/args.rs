@@ -1,0 +1,471 @@
+//! The command-line arguments: the sea-orm-migration command set with its flag names (so
+//! `sea-orm-cli migrate ...` keeps working), plus `--to`, JSON output, history, repair,
+//! backups, doctor, review and production guards; environment variables named from the
+//! project's [`Config`].
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use sea_orm::DbBackend;
+
+pub use crate::config::{Config, Environment};
+pub use crate::db::SecretUrl;
+pub use crate::cli::output::Format;
+
+/// Command-line arguments of `migration`: the connection flags and the migration commands.
+#[derive(Debug, Parser)]
+#[command(name = "migration", version)]
+pub struct Cli {
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+
+    #[command(flatten)]
+    pub migrate: MigrateArgs,
+}
+
+/// The flags every binary of a project shares, accepted before or after the subcommand:
+/// `-u/--database-url`, `-s/--database-schema` and `--env`. Flatten them into another
+/// binary's arguments (with `migration_engine::cli::with_env_vars` for the `<PREFIX>_ENV`
+/// variable).
+#[derive(Debug, Clone, Args)]
+pub struct ConnectionArgs {
+    /// Database URL, e.g. postgres://user:password@host:5432/db, mysql://..., sqlite://file.db
+    #[arg(
+        short = 'u',
+        long,
+        env = "DATABASE_URL",
+        global = true,
+        hide_env_values = true
+    )]
+    pub database_url: Option<SecretUrl>,
+
+    /// PostgreSQL schema to work in (search_path); ignored by MySQL and SQLite
+    #[arg(
+        short = 's',
+        long,
+        env = "DATABASE_SCHEMA",
+        global = true,
+        hide_env_values = true
+    )]
+    pub database_schema: Option<String>,
+
+    /// Environment: production requires --yes for commands that change or remove data
+    #[arg(long = "env", global = true, value_enum, default_value_t = Environment::Development)]
+    pub environment: Environment,
+}
+
+impl ConnectionArgs {
+    /// The URL given, or the SQLite default of `config`.
+    pub fn url(&self, config: &Config) -> Result<crate::db::DatabaseUrl, crate::MigrateError> {
+        crate::db::DatabaseUrl::resolve(
+            self.database_url.as_ref().map(|u| u.0.as_str()),
+            &config.default_sqlite_file,
+        )
+    }
+}
+
+/// The migration commands and their flags (everything of [`Cli`] but the connection).
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// Log every SQL statement to stderr
+    #[arg(short = 'v', long, global = true)]
+    pub verbose: bool,
+
+    #[command(flatten)]
+    pub safety: Safety,
+
+    #[command(flatten)]
+    pub scale: crate::author::tuning::ScaleArgs,
+
+    /// What to do (default: up)
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Flags shared by every command that changes the database.
+#[derive(Debug, Clone, Args)]
+pub struct Safety {
+    /// Confirm a destructive command in production
+    #[arg(long, global = true)]
+    pub yes: bool,
+
+    /// Seconds to wait for another runner's migration lock
+    #[arg(
+        long,
+        global = true,
+        default_value_t = 300,
+        value_name = "SECS"
+    )]
+    pub lock_timeout: u64,
+
+    /// Directory for the backups taken before changing a database that holds data
+    #[arg(
+        long,
+        global = true,
+        default_value = "backups",
+        value_name = "DIR"
+    )]
+    pub backup_dir: PathBuf,
+
+    /// How many backups to keep per database
+    #[arg(
+        long,
+        global = true,
+        default_value_t = 10,
+        value_name = "N"
+    )]
+    pub keep_backups: usize,
+
+    /// Do not back up before changing the database
+    #[arg(long, global = true)]
+    pub no_backup: bool,
+
+    /// Also append the event log to this file
+    #[arg(long, global = true, value_name = "PATH")]
+    pub log_file: Option<PathBuf>,
+}
+
+
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply pending migrations (all, -n N of them, or up to --to VERSION)
+    Up {
+        /// Number of pending migrations to apply
+        #[arg(short = 'n', long = "num", conflicts_with = "to")]
+        num: Option<u32>,
+        /// Apply up to and including this migration (full name or unique prefix)
+        #[arg(long, value_name = "VERSION")]
+        to: Option<String>,
+        /// Apply pending migrations even when a later one is already applied
+        #[arg(long)]
+        allow_out_of_order: bool,
+        /// Print the SQL each migration would run, change nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// Apply migrations that drop tables or columns, truncate or narrow types
+        #[arg(long)]
+        allow_destructive: bool,
+        /// Event log format on stderr
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Revert applied migrations (the last one, -n N of them, or down to --to VERSION)
+    Down {
+        /// Number of applied migrations to revert
+        #[arg(short = 'n', long = "num", conflicts_with = "to")]
+        num: Option<u32>,
+        /// Revert every migration applied after this one (`base` reverts all)
+        #[arg(long, value_name = "VERSION")]
+        to: Option<String>,
+        /// Print the SQL each migration would run, change nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// Event log format on stderr
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Show every migration: applied or pending, when, how long it took, checksum state
+    Status {
+        /// Output format
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Exit with code 3 while migrations are pending (readiness probes, CI)
+        #[arg(long)]
+        check: bool,
+    },
+    /// Show the history of every migration run, newest first
+    History {
+        /// Output format
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Show at most this many runs
+        #[arg(long)]
+        limit: Option<u64>,
+    },
+    /// After review: record current checksums and mark failed runs as repaired
+    Repair,
+    /// Drop every table of the database, then apply all migrations
+    Fresh {
+        /// Event log format on stderr
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Revert all applied migrations, then apply all migrations
+    Refresh {
+        /// Event log format on stderr
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Revert all applied migrations
+    Reset {
+        /// Event log format on stderr
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Write a backup of the database into the backup directory
+    Backup,
+    /// Replace the database's contents with a backup file
+    Restore {
+        /// The backup file
+        file: PathBuf,
+        /// Replace a database that is not empty
+        #[arg(long)]
+        overwrite: bool,
+    },
+    /// Pre-flight checks: connectivity, pending and failed migrations, checksums, lock, disk
+    Doctor {
+        /// Output format
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Write a new migration file into migration/src and register it
+    Generate {
+        /// Short description, e.g. add_robot_firmware
+        name: String,
+        /// Name the file with the UTC time (default)
+        #[arg(long, conflicts_with = "local_time")]
+        universal_time: bool,
+        /// Name the file with the local time
+        #[arg(long)]
+        local_time: bool,
+        /// Write up/down from the difference between the entities and the schema at the latest
+        /// migration (its snapshot, or the database given with -u)
+        #[arg(long)]
+        autogenerate: bool,
+    },
+    /// Print the SQL script of up or down for a backend, without a database
+    Sql(SqlArgs),
+    /// Check migrations for destructive changes, lock hazards, bad downs and naming
+    Lint(LintArgs),
+    /// List every difference between the database and the entity schema
+    Drift(DriftArgs),
+    /// For CI: fail on drift, unknown versions and lint errors
+    Check(CheckArgs),
+}
+
+impl Command {
+    /// The subcommand's name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Up { .. } => "up",
+            Command::Down { .. } => "down",
+            Command::Status { .. } => "status",
+            Command::History { .. } => "history",
+            Command::Repair => "repair",
+            Command::Fresh { .. } => "fresh",
+            Command::Refresh { .. } => "refresh",
+            Command::Reset { .. } => "reset",
+            Command::Backup => "backup",
+            Command::Restore { .. } => "restore",
+            Command::Doctor { .. } => "doctor",
+            Command::Generate { .. } => "generate",
+            Command::Sql(_) => "sql",
+            Command::Lint(_) => "lint",
+            Command::Drift(_) => "drift",
+            Command::Check(_) => "check",
+        }
+    }
+
+    /// Commands that only read: they never create a database that does not exist.
+    pub fn is_read_only(&self) -> bool {
+        matches!(
+            self,
+            Command::Status { .. }
+                | Command::History { .. }
+                | Command::Doctor { .. }
+                | Command::Drift(_)
+                | Command::Lint(_)
+                | Command::Check(_)
+                | Command::Up { dry_run: true, .. }
+                | Command::Down { dry_run: true, .. }
+        )
+    }
+
+    /// The format of the event log this command asks for.
+    pub fn event_format(&self) -> Format {
+        match self {
+            Command::Up { format, .. }
+            | Command::Down { format, .. }
+            | Command::Fresh { format }
+            | Command::Refresh { format }
+            | Command::Reset { format } => *format,
+            _ => Format::Text,
+        }
+    }
+}
+
+/// Environment variables of the flags that take one, as `(flag id, suffix)`: the variable is
+/// `<Config::env_prefix>_<suffix>`.
+const PREFIXED_ENV: &[(&str, &str)] = &[
+    ("environment", "ENV"),
+    ("lock_timeout", "LOCK_TIMEOUT"),
+    ("backup_dir", "BACKUP_DIR"),
+    ("keep_backups", "BACKUP_KEEP"),
+    ("log_file", "LOG_FILE"),
+    ("batch_size", "BATCH_SIZE"),
+    ("max_rows_per_sec", "MAX_ROWS_PER_SEC"),
+    ("batch_pause_ms", "BATCH_PAUSE_MS"),
+    ("ddl_lock_timeout_ms", "DDL_LOCK_TIMEOUT_MS"),
+    ("ddl_retries", "DDL_RETRIES"),
+    ("progress", "PROGRESS"),
+];
+
+/// The command-line definition for `config`: its binary name, help text and environment
+/// variables (`<PREFIX>_ENV`, `<PREFIX>_BACKUP_DIR`, ...).
+pub fn command(config: &Config) -> clap::Command {
+    let about = format!(
+        "Apply, revert and inspect the {} database migrations",
+        config.display_name
+    );
+    let long_about = format!(
+        "{about}.\n\nWithout a database URL the SQLite file ./{} is used (created if missing).\n\
+         With no command, `up` runs.",
+        config.default_sqlite_file
+    );
+    let cmd = <Cli as clap::CommandFactory>::command()
+        .name(config.bin_name.clone())
+        .about(about)
+        .long_about(long_about);
+    with_env_vars(cmd, config)
+}
+
+/// Gives every flag of `cmd` (and its subcommands) that has a project environment variable
+/// that variable (`<PREFIX>_ENV`, `<PREFIX>_LOCK_TIMEOUT`, ...). For binaries that flatten
+/// [`ConnectionArgs`] or [`MigrateArgs`] into their own arguments.
+pub fn with_env_vars(mut cmd: clap::Command, config: &Config) -> clap::Command {
+    for (id, suffix) in PREFIXED_ENV {
+        if cmd.get_arguments().any(|a| a.get_id() == *id) {
+            let var = config.env_var(suffix);
+            cmd = cmd.mut_arg(*id, |a| a.env(var));
+        }
+    }
+    let names: Vec<String> = cmd
+        .get_subcommands()
+        .map(|c| c.get_name().to_string())
+        .collect();
+    for name in names {
+        cmd = cmd.mut_subcommand(name, |sub| with_env_vars(sub, config));
+    }
+    cmd
+}
+
+/// Parses the process arguments for `config`; prints help, version or a usage error and exits
+/// the way clap does.
+pub fn parse(config: &Config) -> Cli {
+    parse_from(config, std::env::args_os())
+}
+
+/// Parses `args` (the first is the program name) for `config`; exits on help or a usage error.
+pub fn parse_from<I, T>(config: &Config, args: I) -> Cli
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let matches = command(config).get_matches_from(args);
+    match <Cli as clap::FromArgMatches>::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    }
+}
+
+
+/// A backend named on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BackendArg {
+    /// PostgreSQL
+    #[value(alias = "postgresql", alias = "pg")]
+    Postgres,
+    /// MySQL / MariaDB
+    #[value(alias = "mariadb")]
+    Mysql,
+    /// SQLite
+    Sqlite,
+}
+
+impl BackendArg {
+    /// The SeaORM backend.
+    pub fn db_backend(self) -> DbBackend {
+        match self {
+            Self::Postgres => DbBackend::Postgres,
+            Self::Mysql => DbBackend::MySql,
+            Self::Sqlite => DbBackend::Sqlite,
+        }
+    }
+}
+
+/// `up` or `down`, for `sql`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScriptDirection {
+    /// Apply, from an empty database.
+    Up,
+    /// Revert, from a fully migrated database.
+    Down,
+}
+
+/// `sql up|down --backend B [--to VERSION | -n N] [-o FILE]`.
+#[derive(Debug, Clone, Args)]
+pub struct SqlArgs {
+    /// Which way the script goes
+    #[arg(value_enum)]
+    pub direction: ScriptDirection,
+    /// Database kind the script is written for (no database is contacted)
+    #[arg(long, value_enum)]
+    pub backend: BackendArg,
+    /// Only the first (up) or last (down) N migrations
+    #[arg(short = 'n', long = "num", conflicts_with = "to")]
+    pub num: Option<u32>,
+    /// up: up to and including VERSION; down: revert everything after VERSION (`base`: all)
+    #[arg(long, value_name = "VERSION")]
+    pub to: Option<String>,
+    /// Write the script to FILE instead of stdout
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// `lint [--all] [--format text|json]`.
+#[derive(Debug, Clone, Args)]
+pub struct LintArgs {
+    /// Lint every migration, not only the pending ones
+    #[arg(long)]
+    pub all: bool,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// `drift [--format text|json]`.
+#[derive(Debug, Clone, Args)]
+pub struct DriftArgs {
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// `check [--all] [--allow-destructive] [--format text|json]`.
+#[derive(Debug, Clone, Args)]
+pub struct CheckArgs {
+    /// Lint every migration, not only the pending ones
+    #[arg(long)]
+    pub all: bool,
+    /// Destructive changes are intended: report them as warnings
+    #[arg(long)]
+    pub allow_destructive: bool,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_of_parsed_arguments_hides_the_password() {
+        let cli = Cli::try_parse_from(["migration", "-u", "postgres://u:Hunter2@h/db", "status"])
+            .unwrap();
+        let text = format!("{cli:?}");
+        assert!(!text.contains("Hunter2"), "{text}");
+    }
+}

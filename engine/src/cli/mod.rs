@@ -1,0 +1,453 @@
+//! The command line of a migration crate: [`args`] defines it, [`output`] writes events and
+//! errors, [`review`] and [`generate`] handle their commands; [`run`] dispatches the rest to
+//! the library. A migration crate's `main` is one call: [`main`].
+
+pub mod args;
+pub mod autogen;
+pub mod output;
+pub mod review;
+
+use std::time::Duration;
+
+use sea_orm_migration::MigratorTrait;
+
+pub use crate::cli::args::{
+    Cli, Command, ConnectionArgs, Environment, MigrateArgs, Safety, SecretUrl, command, parse,
+    parse_from, with_env_vars,
+};
+pub use crate::cli::output::{EventLog, Format};
+use crate::backup::{self, BackupConfig};
+use crate::config::Config;
+use crate::db::backend_name;
+use crate::db::{ConnectSettings, DatabaseUrl, connect};
+use crate::error::{MigrateError, Versions};
+use crate::generate::{self, Clock};
+use crate::plan::{Direction, Target};
+use crate::review::doctor;
+use crate::run::runner::{ChecksumState, MigrationState, RunOptions, Runner, State, Step};
+
+/// The whole `main` of a migration crate: loads `.env`, parses the arguments, runs the command
+/// against migrator `M` with `config`, and exits with its status.
+///
+/// ```ignore
+/// #[tokio::main(flavor = "current_thread")]
+/// async fn main() {
+///     migration_engine::cli::main::<migration::Migrator>(migration::config()).await
+/// }
+/// ```
+pub async fn main<M: MigratorTrait>(config: Config) -> ! {
+    let _ = dotenvy::dotenv();
+    let cli = parse(&config);
+    let code = run::<M>(cli, &config).await;
+    std::process::exit(code)
+}
+
+/// Runs the command line against migrator `M`; returns what the process should exit with.
+/// Every error is printed as one paragraph on stderr.
+pub async fn run<M: MigratorTrait>(cli: Cli, config: &Config) -> i32 {
+    let log = EventLog::new(
+        cli.migrate
+            .command
+            .as_ref()
+            .map(Command::event_format)
+            .unwrap_or_default(),
+        cli.migrate.safety.log_file.clone(),
+    );
+    match execute::<M>(cli, log.clone(), config).await {
+        Ok(()) => 0,
+        Err(err) => {
+            log.error(&err);
+            err.exit_code()
+        }
+    }
+}
+
+/// Runs the command line against migrator `M`, reporting events to `log`.
+pub async fn execute<M: MigratorTrait>(
+    cli: Cli,
+    log: EventLog,
+    config: &Config,
+) -> Result<(), MigrateError> {
+    let Cli {
+        connection,
+        migrate: cli,
+    } = cli;
+    let command = cli.command.unwrap_or(Command::Up {
+        num: None,
+        to: None,
+        allow_out_of_order: false,
+        dry_run: false,
+        allow_destructive: false,
+        format: Format::Text,
+    });
+    if let Command::Generate {
+        name,
+        local_time,
+        autogenerate,
+        ..
+    } = &command
+    {
+        let cwd = std::env::current_dir().map_err(|e| {
+            MigrateError::Generate(format!("cannot read the current directory: {e}"))
+        })?;
+        let clock = if *local_time {
+            Clock::Local
+        } else {
+            Clock::Utc
+        };
+        if *autogenerate {
+            // Only an explicit -u diffs against a database, not DATABASE_URL from the environment.
+            let url = connection
+                .database_url
+                .as_ref()
+                .map(|u| u.0.as_str())
+                .filter(|u| std::env::var("DATABASE_URL").ok().as_deref() != Some(*u));
+            return crate::cli::autogen::run_command(
+                &cwd,
+                name,
+                clock,
+                url,
+                connection.database_schema.clone(),
+                config,
+            )
+            .await;
+        }
+        let made = generate::generate(&cwd, name, chrono::Utc::now(), clock, config)?;
+        println!("Created {}", made.path.display());
+        println!(
+            "Registered {} in {}",
+            made.module,
+            made.registered_in.display()
+        );
+        return Ok(());
+    }
+    if let Command::Sql(args) = &command {
+        return crate::cli::review::run_sql(args, &M::migrations()).await;
+    }
+    let safety = cli.safety;
+    let destructive = matches!(
+        command,
+        Command::Fresh { .. }
+            | Command::Refresh { .. }
+            | Command::Reset { .. }
+            | Command::Down { dry_run: false, .. }
+            | Command::Restore { .. }
+    );
+    if destructive && connection.environment == Environment::Production && !safety.yes {
+        return Err(MigrateError::NeedsConfirmation {
+            command: command.name().into(),
+        });
+    }
+
+    let url = connection.url(config)?;
+    if url.is_default() {
+        log.notice(&format!(
+            "No DATABASE_URL given: using the SQLite database ./{} (created if missing). \
+             Set DATABASE_URL or pass -u to use PostgreSQL or MySQL.",
+            config.default_sqlite_file
+        ));
+    }
+    if command.is_read_only() {
+        url.require_existing()?;
+    }
+    if cli.verbose {
+        init_statement_log();
+    }
+    let settings = ConnectSettings {
+        schema: connection.database_schema.clone(),
+        log_statements: cli.verbose,
+        ..ConnectSettings::default()
+    };
+    let backup_config = BackupConfig {
+        dir: safety.backup_dir.clone(),
+        keep: safety.keep_backups,
+    };
+    let db = connect(&url, &settings).await?;
+    let options = RunOptions {
+        lock_timeout: Duration::from_secs(safety.lock_timeout),
+        allow_out_of_order: matches!(
+            command,
+            Command::Up {
+                allow_out_of_order: true,
+                ..
+            }
+        ),
+        backup: (!safety.no_backup).then(|| (backup_config.clone(), url.clone())),
+        allow_destructive: matches!(
+            command,
+            Command::Up {
+                allow_destructive: true,
+                ..
+            }
+        ),
+        tuning: cli.scale.tuning(),
+    };
+    let observer = log.clone();
+    let runner = Runner::with_config(db, M::migrations(), config.clone())
+        .with_options(options)
+        .on_event(move |e| observer.event(e));
+    let result = match crate::cli::review::handle(&command, &runner, &url, &M::migrations()).await {
+        Ok(true) => Ok(()),
+        Ok(false) => dispatch(&runner, &url, &backup_config, command, !safety.no_backup).await,
+        Err(e) => Err(e),
+    };
+    let _ = runner.connection().clone().close().await;
+    result.map_err(|e| scrub(&url, e))
+}
+
+async fn dispatch(
+    runner: &Runner,
+    url: &DatabaseUrl,
+    backup_config: &BackupConfig,
+    command: Command,
+    backups: bool,
+) -> Result<(), MigrateError> {
+    match command {
+        Command::Up { num, to, .. } => report(runner.up(&target(num, to)).await?),
+        Command::Down { num, to, .. } => {
+            let target = match (num, to) {
+                (None, None) => Target::Steps(1),
+                (num, to) => target(num, to),
+            };
+            report(runner.down(&target).await?)
+        }
+        Command::Status { format, check } => {
+            let states = runner.status().await?;
+            print_status(url, runner, &states, format);
+            let pending: Vec<String> = states
+                .iter()
+                .filter(|s| s.status == State::Pending)
+                .map(|s| s.version.clone())
+                .collect();
+            if check && !pending.is_empty() {
+                return Err(MigrateError::Pending {
+                    count: pending.len(),
+                    versions: Versions(pending),
+                });
+            }
+        }
+        Command::History { format, limit } => {
+            let entries = runner.history(limit).await?;
+            match format {
+                Format::Json => println!("{}", serde_json::json!({ "history": entries })),
+                Format::Text => {
+                    if entries.is_empty() {
+                        println!("No migration has run on this database yet.");
+                    }
+                    for e in &entries {
+                        println!(
+                            "{}  {:<6} {:<40} {:<11} {:>7}  {}@{}  {}{}",
+                            e.started_at.format("%Y-%m-%d %H:%M:%S"),
+                            e.direction,
+                            e.version,
+                            e.outcome.as_str(),
+                            e.duration_ms
+                                .map(|d| format!("{d} ms"))
+                                .unwrap_or_else(|| "-".into()),
+                            e.os_user,
+                            e.host,
+                            e.checksum
+                                .as_deref()
+                                .map(|c| &c[..c.len().min(12)])
+                                .unwrap_or("-"),
+                            e.error
+                                .as_deref()
+                                .map(|err| format!(
+                                    "  error: {}",
+                                    err.lines().next().unwrap_or(err)
+                                ))
+                                .unwrap_or_default()
+                        );
+                    }
+                }
+            }
+        }
+        Command::Repair => {
+            let (checksums, repaired) = runner.repair().await?;
+            println!(
+                "Repair: recorded {checksums} checksum(s), marked {repaired} failed run(s) as repaired."
+            );
+        }
+        Command::Fresh { .. } => report(runner.fresh().await?),
+        Command::Refresh { .. } => report(runner.refresh().await?),
+        Command::Reset { .. } => report(runner.reset().await?),
+        Command::Backup => {
+            let label = runner
+                .status()
+                .await?
+                .iter()
+                .filter(|s| s.status != State::Pending)
+                .map(|s| s.version.clone())
+                .next_back()
+                .unwrap_or_else(|| "empty".into());
+            let taken = backup::take(runner.connection(), url, backup_config, &label).await?;
+            println!(
+                "Backup written: {} ({} bytes)",
+                taken.path.display(),
+                taken.bytes
+            );
+        }
+        Command::Restore { file, overwrite } => {
+            backup::restore(runner.connection().clone(), url, &file, overwrite).await?;
+            println!("Restored {} into {}", file.display(), url.redacted());
+        }
+        Command::Doctor { format } => {
+            let report = doctor::run(runner, url, backups.then_some(backup_config)).await;
+            match format {
+                Format::Json => println!("{}", serde_json::to_string(&report).unwrap_or_default()),
+                Format::Text => {
+                    for c in &report.checks {
+                        println!("[{}] {}: {}", c.level.label(), c.name, c.detail);
+                    }
+                }
+            }
+            if !report.healthy() {
+                return Err(MigrateError::Unhealthy {
+                    failures: report.failures(),
+                });
+            }
+        }
+        Command::Generate { .. } => {}
+        Command::Sql(_) | Command::Lint(_) | Command::Drift(_) | Command::Check(_) => {}
+    }
+    Ok(())
+}
+
+fn target(num: Option<u32>, to: Option<String>) -> Target {
+    match (num, to) {
+        (_, Some(v)) if v.eq_ignore_ascii_case("base") => Target::Base,
+        (_, Some(v)) => Target::Version(v),
+        (Some(n), None) => Target::Steps(n),
+        (None, None) => Target::All,
+    }
+}
+
+fn report(steps: Vec<Step>) {
+    if steps.is_empty() {
+        return;
+    }
+    let ups = steps
+        .iter()
+        .filter(|s| s.direction == Direction::Up)
+        .count();
+    let downs = steps.len() - ups;
+    let total: u128 = steps.iter().map(|s| s.duration_ms).sum();
+    let mut parts = Vec::new();
+    if downs > 0 {
+        parts.push(format!("reverted {downs}"));
+    }
+    if ups > 0 {
+        parts.push(format!("applied {ups}"));
+    }
+    println!("Done: {} migration(s) in {total} ms.", parts.join(", "));
+}
+
+fn print_status(url: &DatabaseUrl, runner: &Runner, states: &[MigrationState], format: Format) {
+    let backend = runner.connection().get_database_backend();
+    let pending = states.iter().filter(|s| s.status == State::Pending).count();
+    match format {
+        Format::Json => {
+            let doc = serde_json::json!({
+                "database": url.redacted(),
+                "backend": backend_name(backend),
+                "pending": pending,
+                "migrations": states,
+            });
+            println!("{doc}");
+        }
+        Format::Text => {
+            let width = states
+                .iter()
+                .map(|s| s.version.len())
+                .max()
+                .unwrap_or(9)
+                .max(9);
+            println!("Database: {} ({})", url.redacted(), backend_name(backend));
+            println!(
+                "{:<width$}  {:<8}  {:<19}  {:>8}  Checksum",
+                "Migration", "Status", "Applied at (UTC)", "Took"
+            );
+            for s in states {
+                let status = match s.status {
+                    State::Applied => "applied",
+                    State::Pending => "pending",
+                    State::Unknown => "UNKNOWN",
+                };
+                let at = s
+                    .applied_at
+                    .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+                    .unwrap_or_else(|| "-".into());
+                let took = s
+                    .duration_ms
+                    .map(|d| format!("{d} ms"))
+                    .unwrap_or_else(|| "-".into());
+                let checksum = match s.checksum {
+                    ChecksumState::Ok => "ok",
+                    ChecksumState::Changed => "CHANGED",
+                    ChecksumState::Unrecorded => "unrecorded",
+                    ChecksumState::None => "-",
+                };
+                println!(
+                    "{:<width$}  {status:<8}  {at:<19}  {took:>8}  {checksum}",
+                    s.version
+                );
+            }
+            let unknown = states.iter().filter(|s| s.status == State::Unknown).count();
+            println!(
+                "{} migration(s), {pending} pending.",
+                states.len() - unknown
+            );
+            if unknown > 0 {
+                println!(
+                    "{unknown} applied migration(s) are UNKNOWN to this build: a newer build migrated this database."
+                );
+            }
+            if states.iter().any(|s| s.checksum == ChecksumState::Changed) {
+                println!(
+                    "A CHANGED checksum means a migration was edited after it was applied: see `migration up` for the way out."
+                );
+            }
+        }
+    }
+}
+
+fn scrub(url: &DatabaseUrl, err: MigrateError) -> MigrateError {
+    match err {
+        MigrateError::Database {
+            action,
+            cause,
+            source,
+        } => MigrateError::Database {
+            action,
+            cause: url.scrub(&cause),
+            source,
+        },
+        MigrateError::MigrationFailed {
+            version,
+            direction,
+            cause,
+            consequence,
+        } => MigrateError::MigrationFailed {
+            version,
+            direction,
+            cause: url.scrub(&cause),
+            consequence,
+        },
+        MigrateError::Backup { what, cause, fix } => MigrateError::Backup {
+            what,
+            cause: url.scrub(&cause),
+            fix,
+        },
+        other => other,
+    }
+}
+
+fn init_statement_log() {
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("sea_orm=info,sqlx=info")),
+        )
+        .try_init();
+}

@@ -1,0 +1,150 @@
+//! What the command line writes: the output [`Format`] and the [`EventLog`] (stderr, text or
+//! one JSON object per line, and optionally a log file).
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use clap::ValueEnum;
+
+use crate::error::MigrateError;
+use crate::plan::Direction;
+use crate::run::runner::Event;
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum Format {
+    /// Aligned text for people.
+    #[default]
+    Text,
+    /// JSON for programs (events: one object per line on stderr).
+    Json,
+}
+
+/// Where events go: stderr (text or one JSON object per line) and optionally a log file.
+#[derive(Clone)]
+pub struct EventLog {
+    format: Format,
+    file: Option<Arc<Mutex<std::fs::File>>>,
+}
+
+impl EventLog {
+    /// Events in `format` on stderr, and appended to `file` when given (a file that cannot be
+    /// opened is reported once on stderr and skipped).
+    pub fn new(format: Format, file: Option<PathBuf>) -> Self {
+        let file = file.and_then(|p| {
+            match std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&p)
+            {
+                Ok(f) => Some(Arc::new(Mutex::new(f))),
+                Err(e) => {
+                    eprintln!(
+                        "warning: cannot open the log file {}: {e}; logging to stderr only",
+                        p.display()
+                    );
+                    None
+                }
+            }
+        });
+        Self { format, file }
+    }
+
+    fn emit(&self, level: &str, text: String, json: serde_json::Value) {
+        let ts = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let mut obj = json;
+        if let Some(map) = obj.as_object_mut() {
+            map.insert("ts".into(), ts.clone().into());
+            map.insert("level".into(), level.into());
+        }
+        match self.format {
+            Format::Json => eprintln!("{obj}"),
+            Format::Text if level == "error" => eprintln!("error: {text}"),
+            Format::Text => eprintln!("{text}"),
+        }
+        if let Some(file) = &self.file
+            && let Ok(mut f) = file.lock()
+        {
+            let _ = match self.format {
+                Format::Json => writeln!(f, "{obj}"),
+                Format::Text => {
+                    writeln!(f, "{ts} - migration - {} - {text}", level.to_uppercase())
+                }
+            };
+        }
+    }
+
+    /// Reports a notice (one line) that is not a runner event.
+    pub fn notice(&self, text: &str) {
+        self.emit(
+            "info",
+            text.to_string(),
+            serde_json::json!({"event": "notice", "message": text}),
+        );
+    }
+
+    /// Reports a failed command.
+    pub fn error(&self, err: &MigrateError) {
+        self.emit(
+            "error",
+            err.to_string(),
+            serde_json::json!({"event": "error", "message": err.to_string(), "exit_code": err.exit_code()}),
+        );
+    }
+
+    /// Reports a runner event.
+    pub fn event(&self, event: &Event<'_>) {
+        use serde_json::json;
+        let verb = |d: Direction, up: &'static str, down: &'static str| {
+            if d == Direction::Up { up } else { down }
+        };
+        match event {
+            Event::Started { version, direction } => self.emit(
+                "info",
+                format!("{} {version} ...", verb(*direction, "Applying", "Reverting")),
+                json!({"event": "started", "version": version, "direction": direction}),
+            ),
+            Event::Finished { version, direction, duration } => self.emit(
+                "info",
+                format!("{} {version} in {} ms", verb(*direction, "Applied", "Reverted"), duration.as_millis()),
+                json!({"event": "finished", "version": version, "direction": direction, "duration_ms": duration.as_millis() as u64}),
+            ),
+            Event::Failed { version, direction, error } => self.emit(
+                "error",
+                format!("Failed {} of {version}: {error}", direction.as_str()),
+                json!({"event": "failed", "version": version, "direction": direction, "error": error}),
+            ),
+            Event::NothingToDo { direction } => self.emit(
+                "info",
+                verb(*direction, "Nothing to apply: the database is up to date.", "Nothing to revert.").into(),
+                json!({"event": "nothing-to-do", "direction": direction}),
+            ),
+            Event::DroppedTables { tables } => self.emit(
+                "info",
+                format!("Dropped {} table(s): {}", tables.len(), tables.join(", ")),
+                json!({"event": "dropped-tables", "tables": tables}),
+            ),
+            Event::LockWaiting { holder } => self.emit(
+                "warn",
+                format!("Waiting for the migration lock, held by {holder} ..."),
+                json!({"event": "lock-waiting", "holder": holder}),
+            ),
+            Event::DestructiveAllowed { version, rule, message } => self.emit(
+                "warn",
+                format!("Allowed destructive change in {version} ({rule}): {message}"),
+                json!({"event": "destructive-allowed", "version": version, "rule": rule, "message": message}),
+            ),
+            Event::Notice { text } => self.emit(
+                "info",
+                text.to_string(),
+                json!({"event": "notice", "message": text}),
+            ),
+            Event::BackupTaken { backup } => self.emit(
+                "info",
+                format!("Backup written: {} ({} bytes)", backup.path.display(), backup.bytes),
+                json!({"event": "backup", "path": backup.path, "bytes": backup.bytes}),
+            ),
+        }
+    }
+}

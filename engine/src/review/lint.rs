@@ -1,0 +1,607 @@
+//! `lint`: findings about migrations before they run. Static rules live in
+//! [`crate::plan::finding`]; this module adds the schema rules, run in a scratch database of the
+//! same backend: narrowing type changes, dropping an index a foreign key uses, foreign keys
+//! without an index, type changes that rewrite a PostgreSQL table, and a `down` that does not
+//! restore the schema.
+
+use std::collections::BTreeSet;
+
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr};
+use sea_orm_migration::{MigrationTrait, SchemaManager};
+
+use crate::db::{ConnectSettings, DatabaseUrl, connect};
+use crate::error::MigrateError;
+use crate::plan::Direction;
+use crate::plan::capture::{Capture, capture};
+pub use crate::plan::finding::*;
+use crate::plan::finding::static_findings;
+use crate::run::runner::{Runner, State};
+use crate::schema::{self, Schema};
+// ---------------------------------------------------------------------------------------------
+// Schema rules, in a scratch database.
+
+/// An empty database of the same backend, used to run migrations up and down for lint. On
+/// SQLite it is in memory; on PostgreSQL/MySQL a database created next to the connected one
+/// (needs the right to create databases) and dropped by [`ScratchDb::dispose`].
+pub struct ScratchDb {
+    conn: DatabaseConnection,
+    name: Option<String>,
+}
+
+impl ScratchDb {
+    /// Creates the scratch database for the database at `url`, `main` being connected to it.
+    pub async fn create(main: &DatabaseConnection, url: &DatabaseUrl) -> Result<Self, String> {
+        let backend = url.backend();
+        if backend == DbBackend::Sqlite {
+            let mut opts = ConnectOptions::new("sqlite::memory:");
+            opts.max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .sqlx_logging(false);
+            let conn = Database::connect(opts).await.map_err(|e| e.to_string())?;
+            return Ok(Self { conn, name: None });
+        }
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let name = format!("oht50_lint_{}_{nanos:x}", std::process::id());
+        let mut parsed = url::Url::parse(url.expose()).map_err(|e| url.scrub(&e.to_string()))?;
+        parsed.set_path(&format!("/{name}"));
+        main.execute_unprepared(&format!("CREATE DATABASE {}", quote(backend, &name)))
+            .await
+            .map_err(|e| url.scrub(&e.to_string()))?;
+        let scratch_url = DatabaseUrl::parse(parsed.as_str()).map_err(|e| e.to_string())?;
+        match connect(&scratch_url, &ConnectSettings::default()).await {
+            Ok(conn) => Ok(Self {
+                conn,
+                name: Some(name),
+            }),
+            Err(e) => {
+                let _ = main
+                    .execute_unprepared(&format!(
+                        "DROP DATABASE IF EXISTS {}",
+                        quote(backend, &name)
+                    ))
+                    .await;
+                Err(e.to_string())
+            }
+        }
+    }
+
+    /// The scratch connection.
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.conn
+    }
+
+    /// Closes and drops the scratch database.
+    pub async fn dispose(self, main: &DatabaseConnection) {
+        let backend = self.conn.get_database_backend();
+        let _ = self.conn.close().await;
+        if let Some(name) = self.name {
+            let _ = main
+                .execute_unprepared(&format!(
+                    "DROP DATABASE IF EXISTS {}",
+                    quote(backend, &name)
+                ))
+                .await;
+        }
+    }
+}
+
+use crate::db::quote_ident as quote;
+
+async fn run_on(
+    db: &DatabaseConnection,
+    m: &dyn MigrationTrait,
+    direction: Direction,
+) -> Result<(), DbErr> {
+    let manager = SchemaManager::new(db);
+    match direction {
+        Direction::Up => m.up(&manager).await,
+        Direction::Down => m.down(&manager).await,
+    }
+}
+
+async fn snapshot(db: &DatabaseConnection) -> Result<Schema, DbErr> {
+    schema::inspect(db).await
+}
+
+/// Index names the migrations create explicitly (as opposed to MySQL's implicit FK indexes).
+fn explicit_indexes(captures: &[Capture]) -> BTreeSet<String> {
+    captures
+        .iter()
+        .flat_map(|c| c.statements.iter())
+        .filter_map(|s| {
+            let u = upper(s);
+            if u.starts_with("CREATE INDEX") || u.starts_with("CREATE UNIQUE INDEX") {
+                ident_after(s, "INDEX")
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+fn type_family(t: &str) -> (&str, Option<u32>) {
+    let t = t.trim();
+    let (base, len) = match t.find('(') {
+        Some(i) => (
+            &t[..i],
+            t[i + 1..]
+                .trim_end_matches(')')
+                .split(',')
+                .next()
+                .and_then(|n| n.trim().parse().ok()),
+        ),
+        None => (t, None),
+    };
+    let fam = match base.trim() {
+        "character varying" | "varchar" | "character" | "char" => "varchar",
+        "text" | "longtext" | "mediumtext" => "text",
+        "smallint" | "int2" => "int16",
+        "integer" | "int" | "int4" | "mediumint" => "int32",
+        "bigint" | "int8" => "int64",
+        "real" | "float" | "float4" => "float32",
+        "double precision" | "double" | "float8" => "float64",
+        other => other,
+    };
+    (fam, len)
+}
+
+/// Whether changing a column from `old` to `new` can lose data.
+pub fn is_narrowing(old: &str, new: &str) -> bool {
+    if old == new {
+        return false;
+    }
+    let (of, ol) = type_family(old);
+    let (nf, nl) = type_family(new);
+    let widening = match (of, nf) {
+        ("varchar", "varchar") => match (ol, nl) {
+            (Some(o), Some(n)) => n >= o,
+            (_, None) => true,
+            (None, Some(_)) => false,
+        },
+        ("varchar", "text") | ("text", "text") => true,
+        ("int16", "int32" | "int64") | ("int32", "int64") => true,
+        ("int16" | "int32", "float64") | ("float32", "float64") => true,
+        (a, b) => a == b && ol == nl,
+    };
+    !widening
+}
+
+/// Whether PostgreSQL can change `old` to `new` without rewriting the table.
+fn pg_change_is_cheap(old: &str, new: &str) -> bool {
+    let (of, ol) = type_family(old);
+    let (nf, nl) = type_family(new);
+    match (of, nf) {
+        ("varchar", "varchar") => match (ol, nl) {
+            (Some(o), Some(n)) => n >= o,
+            (_, None) => true,
+            _ => false,
+        },
+        ("varchar", "text") => true,
+        _ => false,
+    }
+}
+
+fn statement_touching<'a>(up: &'a Capture, table: &str, column: &str) -> Option<&'a str> {
+    up.statements
+        .iter()
+        .find(|s| s.contains(table) && s.contains(column) && upper(s).starts_with("ALTER TABLE"))
+        .map(String::as_str)
+}
+
+fn schema_findings(
+    name: &str,
+    up: &Capture,
+    before: &Schema,
+    after: &Schema,
+    explicit: &BTreeSet<String>,
+    backend: DbBackend,
+) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for (tname, b) in &before.tables {
+        let Some(a) = after.tables.get(tname) else {
+            continue;
+        };
+        for bc in &b.columns {
+            let Some(ac) = a.column(&bc.name) else {
+                continue;
+            };
+            if bc.data_type == ac.data_type {
+                continue;
+            }
+            let stmt = statement_touching(up, tname, &bc.name);
+            if is_narrowing(&bc.data_type, &ac.data_type) {
+                out.push(Finding::new(
+                    rules::NARROWING_TYPE,
+                    Severity::Error,
+                    name,
+                    stmt,
+                    format!(
+                        "changes {tname}.{} from {} to {}, which can truncate or reject existing values",
+                        bc.name, bc.data_type, ac.data_type
+                    ),
+                    "check the longest/largest stored value first, or add a new column and copy; apply with `up --allow-destructive`",
+                ));
+            }
+            if backend == DbBackend::Postgres && !pg_change_is_cheap(&bc.data_type, &ac.data_type) {
+                out.push(Finding::new(
+                    rules::PG_TYPE_REWRITE,
+                    Severity::Warning,
+                    name,
+                    stmt,
+                    format!(
+                        "changing {tname}.{} from {} to {} rewrites the whole table under an ACCESS EXCLUSIVE lock",
+                        bc.name, bc.data_type, ac.data_type
+                    ),
+                    "add a new column, backfill it in batches and switch over, or run it in a maintenance window",
+                ));
+            }
+        }
+        for (iname, ix) in &b.indexes {
+            if a.indexes.contains_key(iname) {
+                continue;
+            }
+            let Some(first) = ix.columns.first() else {
+                continue;
+            };
+            let used = a
+                .foreign_keys
+                .iter()
+                .any(|fk| fk.columns.first() == Some(first));
+            let still_covered = a.indexes.values().any(|i| i.columns.first() == Some(first))
+                || a.uniques.iter().any(|u| u.first() == Some(first))
+                || a.primary_key.first() == Some(first);
+            if used && !still_covered {
+                let stmt = up
+                    .statements
+                    .iter()
+                    .find(|s| upper(s).starts_with("DROP INDEX") && s.contains(iname.as_str()))
+                    .map(String::as_str);
+                out.push(Finding::new(
+                    rules::DROP_FK_INDEX,
+                    Severity::Error,
+                    name,
+                    stmt,
+                    format!(
+                        "drops index {iname}, the only index on {tname}.{first}, which a foreign key uses: deletes in the referenced table will scan {tname}"
+                    ),
+                    "keep the index, or create a replacement covering the FK column before dropping it",
+                ));
+            }
+        }
+    }
+    for (tname, a) in &after.tables {
+        let old_fks = before.tables.get(tname).map(|t| &t.foreign_keys);
+        for fk in &a.foreign_keys {
+            if old_fks.is_some_and(|f| f.contains(fk)) {
+                continue;
+            }
+            let covers = |cols: &[String]| cols.starts_with(&fk.columns);
+            let explicit_ix = a
+                .indexes
+                .iter()
+                .any(|(n, i)| explicit.contains(n) && covers(&i.columns));
+            let covered =
+                explicit_ix || a.uniques.iter().any(|u| covers(u)) || covers(&a.primary_key);
+            if !covered {
+                let col = fk.columns.join(", ");
+                let implicit = a.indexes.values().any(|i| covers(&i.columns));
+                let message = if implicit {
+                    format!(
+                        "foreign key {tname}({col}) -> {} has no explicit index; only InnoDB's implicit one, which other backends do not create",
+                        fk.ref_table
+                    )
+                } else {
+                    format!(
+                        "foreign key {tname}({col}) -> {} has no index: deleting or updating a {} row scans {tname}",
+                        fk.ref_table, fk.ref_table
+                    )
+                };
+                out.push(Finding::new(
+                    rules::FK_WITHOUT_INDEX,
+                    Severity::Warning,
+                    name,
+                    None,
+                    message,
+                    format!("create an index on {tname}({col}) (spec 001: FK columns are indexed)"),
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// First difference between two schemas, in words (for `irreversible-down`).
+fn first_difference(before: &Schema, restored: &Schema) -> String {
+    crate::review::drift::compare(before, restored, None)
+        .differences
+        .first()
+        .map(|d| d.to_string())
+        .unwrap_or_else(|| "the schemas differ".into())
+}
+
+/// Lints `migrations[selected]` (indexes into the full list, oldest first) for `backend`.
+/// With a `scratch` database (empty, same backend), every migration is also run up, down and
+/// up again there, oldest first, for the schema rules.
+pub async fn lint(
+    migrations: &[Box<dyn MigrationTrait>],
+    selected: &[usize],
+    backend: DbBackend,
+    scratch: Option<&DatabaseConnection>,
+) -> Vec<Finding> {
+    let names: Vec<&str> = migrations.iter().map(|m| m.name()).collect();
+    let mut out: Vec<Finding> = naming_findings(&names)
+        .into_iter()
+        .filter(|f| {
+            selected
+                .iter()
+                .any(|&i| names.get(i) == Some(&f.migration.as_str()))
+        })
+        .collect();
+    let mut ups = Vec::with_capacity(migrations.len());
+    for m in migrations {
+        ups.push(
+            capture(m.as_ref(), Direction::Up, backend)
+                .await
+                .unwrap_or_default(),
+        );
+    }
+    for &i in selected {
+        let (Some(m), Some(up)) = (migrations.get(i), ups.get(i)) else {
+            continue;
+        };
+        out.extend(static_findings(m.name(), up, backend));
+        if !up.data_dependent
+            && let Some(err) = &up.incomplete
+        {
+            out.push(Finding::new(
+                rules::FAILS,
+                Severity::Error,
+                m.name(),
+                None,
+                format!("its up fails without a database: {err}"),
+                "fix the migration's up (run `migration up --dry-run` to see its SQL)",
+            ));
+        }
+        if let Ok(down) = capture(m.as_ref(), Direction::Down, backend).await
+            && let (Some(err), false) = (&down.incomplete, down.data_dependent)
+        {
+            out.push(Finding::new(
+                rules::MISSING_DOWN,
+                Severity::Error,
+                m.name(),
+                None,
+                format!("its down fails without touching the database: {err}"),
+                "implement down() so it undoes exactly what up() does",
+            ));
+        }
+    }
+    let Some(db) = scratch else {
+        if !selected.is_empty() {
+            out.push(Finding::new(
+                rules::UNCHECKED,
+                Severity::Warning,
+                "",
+                None,
+                "no scratch database: reversibility, narrowing types, FK indexes and dropped FK indexes were not checked",
+                "give lint the right to create a database (CREATE DATABASE) on this server",
+            ));
+        }
+        return out;
+    };
+    let explicit = explicit_indexes(&ups);
+    let last = selected.iter().copied().max();
+    for (i, m) in migrations.iter().enumerate() {
+        if last.is_some_and(|l| i > l) {
+            break;
+        }
+        let name = m.name();
+        let linted = selected.contains(&i);
+        let before = match snapshot(db).await {
+            Ok(s) => s,
+            Err(e) => {
+                out.push(scratch_failure(name, &e));
+                break;
+            }
+        };
+        if let Err(e) = run_on(db, m.as_ref(), Direction::Up).await {
+            out.push(Finding::new(
+                rules::FAILS,
+                Severity::Error,
+                name,
+                None,
+                format!(
+                    "its up fails on an empty scratch database after the migrations before it: {e}"
+                ),
+                "fix the migration; `migration up --dry-run` shows its SQL",
+            ));
+            break;
+        }
+        if !linted {
+            continue;
+        }
+        let after = match snapshot(db).await {
+            Ok(s) => s,
+            Err(e) => {
+                out.push(scratch_failure(name, &e));
+                break;
+            }
+        };
+        out.extend(schema_findings(
+            name,
+            &ups[i],
+            &before.clone().without(&["seaql_migrations"]),
+            &after.clone().without(&["seaql_migrations"]),
+            &explicit,
+            backend,
+        ));
+        let down_ok = match run_on(db, m.as_ref(), Direction::Down).await {
+            Ok(()) => true,
+            Err(e) => {
+                if !out
+                    .iter()
+                    .any(|f| f.rule == rules::MISSING_DOWN && f.migration == name)
+                {
+                    out.push(Finding::new(
+                        rules::IRREVERSIBLE_DOWN,
+                        Severity::Error,
+                        name,
+                        None,
+                        format!("its down fails right after its up: {e}"),
+                        "fix down() so it undoes exactly what up() does",
+                    ));
+                }
+                false
+            }
+        };
+        if !down_ok {
+            break;
+        }
+        match snapshot(db).await {
+            // Column order is not compared: re-adding a dropped column appends it.
+            Ok(restored) if !crate::review::drift::compare(&before, &restored, None).is_empty() => out.push(Finding::new(
+                rules::IRREVERSIBLE_DOWN,
+                Severity::Error,
+                name,
+                None,
+                format!(
+                    "its down does not restore the schema of before its up: {}",
+                    first_difference(&before, &restored)
+                ),
+                "make down() undo exactly what up() does (drop what it created, recreate what it dropped)",
+            )),
+            Ok(_) => {}
+            Err(e) => {
+                out.push(scratch_failure(name, &e));
+                break;
+            }
+        }
+        if let Err(e) = run_on(db, m.as_ref(), Direction::Up).await {
+            out.push(Finding::new(
+                rules::IRREVERSIBLE_DOWN,
+                Severity::Error,
+                name,
+                None,
+                format!("its up fails after its down: {e}"),
+                "make down() remove everything up() creates",
+            ));
+            break;
+        }
+    }
+    out
+}
+
+fn scratch_failure(name: &str, e: &DbErr) -> Finding {
+    Finding::new(
+        rules::UNCHECKED,
+        Severity::Warning,
+        name,
+        None,
+        format!("the scratch database could not be inspected: {e}"),
+        "run lint again; if it persists, report it",
+    )
+}
+
+/// `lint` against a connected database: the pending migrations (or all with `all`), plus
+/// pending migrations ordered before applied ones. Schema rules run in a [`ScratchDb`].
+pub async fn lint_database(
+    runner: &Runner,
+    url: &DatabaseUrl,
+    migrations: &[Box<dyn MigrationTrait>],
+    all: bool,
+) -> Result<Vec<Finding>, MigrateError> {
+    let states = runner.status().await?;
+    let names: Vec<&str> = migrations.iter().map(|m| m.name()).collect();
+    let applied: BTreeSet<&str> = states
+        .iter()
+        .filter(|s| s.status == State::Applied)
+        .map(|s| s.version.as_str())
+        .collect();
+    let selected: Vec<usize> = (0..names.len())
+        .filter(|&i| all || !applied.contains(names[i]))
+        .collect();
+    let backend = url.backend();
+    let main = runner.connection();
+    let scratch = if selected.is_empty() {
+        None
+    } else {
+        Some(ScratchDb::create(main, url).await)
+    };
+    let mut findings = match &scratch {
+        Some(Ok(s)) => lint(migrations, &selected, backend, Some(s.connection())).await,
+        _ => lint(migrations, &selected, backend, None).await,
+    };
+    if let Some(Err(e)) = &scratch
+        && let Some(f) = findings.iter_mut().find(|f| f.rule == rules::UNCHECKED)
+    {
+        f.message = format!("{} (creating it failed: {})", f.message, url.scrub(e));
+    }
+    if let Some(Ok(s)) = scratch {
+        s.dispose(main).await;
+    }
+    let newest_applied = names.iter().rposition(|n| applied.contains(n));
+    if let Some(newest) = newest_applied {
+        for n in names.iter().take(newest) {
+            if !applied.contains(n) {
+                findings.push(Finding::new(
+                    rules::ORDER,
+                    Severity::Error,
+                    n,
+                    None,
+                    format!(
+                        "pending, but ordered before {} which is already applied: it would run after newer migrations",
+                        names[newest]
+                    ),
+                    "give it a version newer than the last applied migration (rename it), or apply it deliberately out of order",
+                ));
+            }
+        }
+    }
+    Ok(findings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers_and_names() {
+        assert_eq!(
+            ident_after(
+                "ALTER TABLE \"robots\" DROP COLUMN \"speed\"",
+                "DROP COLUMN"
+            )
+            .as_deref(),
+            Some("speed")
+        );
+        assert_eq!(
+            ident_after("CREATE INDEX IF NOT EXISTS `ix` ON `t` (`c`)", " ON ").as_deref(),
+            Some("t")
+        );
+        assert!(is_valid_name("m20250128_100000_initial_schema"));
+        assert!(!is_valid_name("m2025_initial"));
+        assert!(!is_valid_name("m20250128_100000_Initial"));
+        let f = naming_findings(&["m20250128_100000_a", "m20250101_100000_b", "x"]);
+        let rules: Vec<&str> = f.iter().map(|f| f.rule.as_str()).collect();
+        assert_eq!(rules, ["migration-order", "migration-name"]);
+    }
+
+    #[test]
+    fn narrowing() {
+        assert!(is_narrowing(
+            "character varying(50)",
+            "character varying(20)"
+        ));
+        assert!(!is_narrowing("varchar(20)", "varchar(50)"));
+        assert!(!is_narrowing("varchar(20)", "text"));
+        assert!(is_narrowing("text", "varchar(20)"));
+        assert!(is_narrowing("bigint", "integer"));
+        assert!(!is_narrowing("int(11)", "bigint(20)"));
+        assert!(is_narrowing("double precision", "real"));
+        assert!(is_narrowing("varchar(20)", "integer"));
+    }
+}

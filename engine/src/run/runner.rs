@@ -1,0 +1,1008 @@
+//! Applies and reverts migrations safely: serialised by a [`MigrationLock`], checked against
+//! the ledger and history (checksums, unknown versions, order, unrepaired failures), backed up
+//! first when the database holds data, one transaction per migration wherever the backend can
+//! roll DDL back (PostgreSQL and SQLite) with its ledger and history rows in that transaction,
+//! and an `in-progress` history row written first where it cannot (MySQL/MariaDB).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::{Duration, Instant};
+
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    TransactionTrait,
+};
+use sea_orm_migration::{IntoSchemaManagerConnection, MigrationTrait, SchemaManager};
+
+use crate::author::context::{self, RunContext};
+use crate::author::tuning::Tuning;
+use crate::backup::{self, Backup, BackupConfig};
+use crate::config::Config;
+use crate::plan::capture;
+use crate::db::DatabaseUrl;
+use crate::db::{backend_name, drop_all_tables_except, is_missing_table, list_tables};
+pub use crate::error::Problem;
+use crate::error::MigrateError;
+use crate::bookkeeping::history::{self, History, Outcome};
+use crate::bookkeeping::ledger::Ledger;
+use crate::bookkeeping::lock::{LockId, MigrationLock};
+use crate::plan::{self, Direction, Plan, Target};
+
+/// What a runner reports while it works.
+#[derive(Debug, Clone)]
+pub enum Event<'a> {
+    /// A migration is about to run.
+    Started {
+        version: &'a str,
+        direction: Direction,
+    },
+    /// A migration ran and was recorded.
+    Finished {
+        version: &'a str,
+        direction: Direction,
+        duration: Duration,
+    },
+    /// A migration failed.
+    Failed {
+        version: &'a str,
+        direction: Direction,
+        error: &'a str,
+    },
+    /// There was nothing to do.
+    NothingToDo { direction: Direction },
+    /// `fresh` dropped these tables.
+    DroppedTables { tables: &'a [String] },
+    /// Another runner holds the lock; waiting for it.
+    LockWaiting { holder: &'a str },
+    /// A backup was written before changing the database.
+    BackupTaken { backup: &'a Backup },
+    /// A notice from a running migration (progress, a retry, a resume).
+    Notice { text: &'a str },
+    /// `--allow-destructive` let a destructive change through.
+    DestructiveAllowed {
+        version: &'a str,
+        rule: &'a str,
+        message: &'a str,
+    },
+}
+
+/// Status of one migration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    /// Recorded as applied.
+    Applied,
+    /// Not applied yet.
+    Pending,
+    /// Recorded as applied, but this build does not have it.
+    Unknown,
+}
+
+/// How an applied migration's recorded checksum compares with what it does now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChecksumState {
+    /// Same as recorded.
+    Ok,
+    /// Different: the migration was edited after it was applied.
+    Changed,
+    /// Applied without a recorded checksum (e.g. by stock sea-orm-migration); `repair` records it.
+    Unrecorded,
+    /// Not applicable (pending, or unknown to this build).
+    None,
+}
+
+/// One line of `status`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct MigrationState {
+    /// The migration's name.
+    pub version: String,
+    /// Applied, pending or unknown.
+    pub status: State,
+    /// When it was applied (UTC), if it was.
+    pub applied_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// How long its last successful `up` took.
+    pub duration_ms: Option<i64>,
+    /// Checksum state.
+    pub checksum: ChecksumState,
+}
+
+/// One migration a command ran.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Step {
+    /// The migration's name.
+    pub version: String,
+    /// Up or down.
+    pub direction: Direction,
+    /// Wall time including the ledger write and commit.
+    pub duration_ms: u128,
+}
+
+
+/// The ordered list of migrations a runner knows, oldest first.
+pub type Migrations = Vec<Box<dyn MigrationTrait>>;
+
+type Observer = std::sync::Arc<dyn Fn(&Event<'_>) + Send + Sync>;
+
+/// How a runner behaves.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// How long to wait for another runner's lock.
+    pub lock_timeout: Duration,
+    /// Apply pending migrations that are ordered before applied ones.
+    pub allow_out_of_order: bool,
+    /// Back up before changing a database that holds data (`None`: no backups).
+    pub backup: Option<(BackupConfig, DatabaseUrl)>,
+    /// Apply migrations that drop tables or columns or truncate (refused otherwise).
+    pub allow_destructive: bool,
+    /// Batch sizes, throttling and DDL lock timeouts handed to the migrations.
+    pub tuning: Tuning,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            lock_timeout: Duration::from_secs(300),
+            allow_out_of_order: false,
+            backup: None,
+            allow_destructive: false,
+            tuning: Tuning::default(),
+        }
+    }
+}
+
+/// The ledger and history as read at one moment.
+#[derive(Default)]
+struct Recorded {
+    applied: BTreeMap<String, i64>,
+    entries: Vec<history::Entry>,
+    /// Per version: the latest checksum recorded by a successful up (or repair).
+    checksums: HashMap<String, String>,
+    /// Per version: the duration of its latest successful `up`.
+    durations: HashMap<String, i64>,
+    /// Per version: the id of its latest row.
+    latest: HashMap<String, i64>,
+}
+
+impl Recorded {
+    fn new(applied: BTreeMap<String, i64>, entries: Vec<history::Entry>) -> Self {
+        let (mut checksums, mut durations, mut latest) =
+            (HashMap::new(), HashMap::new(), HashMap::new());
+        let mut ok_id: HashMap<&str, i64> = HashMap::new();
+        let mut up_id: HashMap<&str, i64> = HashMap::new();
+        for e in &entries {
+            let v = e.version.as_str();
+            if latest.get(v).is_none_or(|&id| e.id > id) {
+                latest.insert(e.version.clone(), e.id);
+            }
+            if e.outcome == Outcome::Succeeded
+                && e.direction != "down"
+                && ok_id.get(v).is_none_or(|&id| e.id > id)
+            {
+                ok_id.insert(v, e.id);
+                match &e.checksum {
+                    Some(c) => checksums.insert(e.version.clone(), c.clone()),
+                    None => checksums.remove(v),
+                };
+            }
+            if e.outcome == Outcome::Succeeded
+                && e.direction == "up"
+                && up_id.get(v).is_none_or(|&id| e.id > id)
+            {
+                up_id.insert(v, e.id);
+                match e.duration_ms {
+                    Some(d) => durations.insert(e.version.clone(), d),
+                    None => durations.remove(v),
+                };
+            }
+        }
+        Self {
+            applied,
+            entries,
+            checksums,
+            durations,
+            latest,
+        }
+    }
+
+    fn versions(&self) -> BTreeSet<String> {
+        self.applied.keys().cloned().collect()
+    }
+
+    /// Latest checksum recorded by a successful up (or repair) of `version`.
+    fn checksum(&self, version: &str) -> Option<&str> {
+        self.checksums.get(version).map(String::as_str)
+    }
+
+    fn duration(&self, version: &str) -> Option<i64> {
+        self.durations.get(version).copied()
+    }
+}
+
+enum Op {
+    Up(Target),
+    Down(Target),
+    Fresh,
+    Refresh,
+}
+
+/// Runs migrations against one connection.
+pub struct Runner {
+    db: DatabaseConnection,
+    migrations: Migrations,
+    config: Config,
+    ledger: Ledger,
+    history: History,
+    observer: Observer,
+    options: RunOptions,
+}
+
+impl Runner {
+    /// A runner for `migrations` (oldest first) on `db`, with the default [`Config`].
+    pub fn new(db: DatabaseConnection, migrations: Migrations) -> Self {
+        Self::with_config(db, migrations, Config::default())
+    }
+
+    /// A runner for `migrations` (oldest first) on `db`, recording where `config` says.
+    pub fn with_config(db: DatabaseConnection, migrations: Migrations, config: Config) -> Self {
+        Self {
+            db,
+            migrations,
+            ledger: Ledger::new(config.ledger_table.clone()),
+            history: History::new(config.history_table.clone()),
+            config,
+            observer: std::sync::Arc::new(|_| {}),
+            options: RunOptions::default(),
+        }
+    }
+
+    /// The project configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Uses another ledger table.
+    pub fn with_ledger(mut self, ledger: Ledger) -> Self {
+        self.ledger = ledger;
+        self
+    }
+
+    /// Sets lock timeout, ordering and backup behaviour.
+    pub fn with_options(mut self, options: RunOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Calls `observer` for every [`Event`].
+    pub fn on_event(mut self, observer: impl Fn(&Event<'_>) + Send + Sync + 'static) -> Self {
+        self.observer = std::sync::Arc::new(observer);
+        self
+    }
+
+    /// The connection.
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// The migrations, oldest first.
+    pub fn migrations(&self) -> &[Box<dyn MigrationTrait>] {
+        &self.migrations
+    }
+
+    /// The migration names, oldest first.
+    pub fn names(&self) -> Vec<&str> {
+        self.migrations.iter().map(|m| m.name()).collect()
+    }
+
+    fn backend(&self) -> DbBackend {
+        self.db.get_database_backend()
+    }
+
+    /// Checksum of what migration `index` does on this backend.
+    pub async fn checksum(&self, index: usize) -> Result<String, MigrateError> {
+        let Some(m) = self.migrations.get(index) else {
+            return Ok(String::new());
+        };
+        capture::capture(m.as_ref(), Direction::Up, self.backend())
+            .await
+            .map(|c| c.checksum())
+            .map_err(db_err("computing a checksum"))
+    }
+
+    /// Creates the ledger and history tables when missing. Runs under the lock: concurrent
+    /// `CREATE TABLE IF NOT EXISTS` races on PostgreSQL.
+    async fn ensure_bookkeeping<C: ConnectionTrait>(&self, conn: &C) -> Result<(), MigrateError> {
+        let tables = list_tables(conn).await.map_err(db_err("listing tables"))?;
+        if !tables.iter().any(|t| t == self.ledger.table()) {
+            self.ledger
+                .ensure(conn)
+                .await
+                .map_err(db_err("creating the migration ledger"))?;
+        }
+        if !tables.iter().any(|t| t == self.history.table()) {
+            self.history
+                .ensure(conn)
+                .await
+                .map_err(db_err("creating the migration history"))?;
+        }
+        Ok(())
+    }
+
+    /// The ledger and the history rows that matter; `None` when the bookkeeping tables do not
+    /// exist yet. Two queries, no catalogue lookup: this is the whole cost of a no-op `up`.
+    async fn read<C: ConnectionTrait>(&self, conn: &C) -> Result<Option<Recorded>, MigrateError> {
+        let (applied, entries) = match self.history.state(conn, self.ledger.table()).await {
+            Ok(state) => state,
+            // A new database, or one migrated by stock sea-orm-migration (ledger, no history).
+            Err(e) if is_missing_table(&e) => {
+                let tables = list_tables(conn).await.map_err(db_err("listing tables"))?;
+                if !tables.iter().any(|t| t == self.ledger.table()) {
+                    return Ok(None);
+                }
+                let applied = self
+                    .ledger
+                    .applied(conn)
+                    .await
+                    .map_err(db_err("reading the migration ledger"))?
+                    .into_iter()
+                    .map(|a| (a.version, a.applied_at))
+                    .collect();
+                let entries = if tables.iter().any(|t| t == self.history.table()) {
+                    self.history
+                        .entries(conn, None)
+                        .await
+                        .map_err(db_err("reading the migration history"))?
+                } else {
+                    Vec::new()
+                };
+                (applied, entries)
+            }
+            Err(e) => return Err(db_err("reading the migration ledger and history")(e)),
+        };
+        let applied = applied.into_iter().collect();
+        Ok(Some(Recorded::new(applied, entries)))
+    }
+
+    /// [`Runner::read`], treating missing bookkeeping as an empty record.
+    async fn read_or_empty<C: ConnectionTrait>(&self, conn: &C) -> Result<Recorded, MigrateError> {
+        Ok(self.read(conn).await?.unwrap_or_default())
+    }
+
+    /// Whether migration `version` of this build declared itself safe to run again after a
+    /// failed or interrupted run (batched data migrations, online DDL: see
+    /// [`crate::author::batch::declare_resumable`]). Learnt by capturing it, so no database is
+    /// touched.
+    async fn resumable(&self, version: &str) -> bool {
+        let Some(m) = self.migrations.iter().find(|m| m.name() == version) else {
+            return false;
+        };
+        capture::capture(m.as_ref(), Direction::Up, self.backend())
+            .await
+            .is_ok_and(|c| c.resumable)
+    }
+
+    /// Every problem that would stop `up`, for the recorded state `rec`.
+    async fn problems(&self, rec: &Recorded) -> Result<Vec<Problem>, MigrateError> {
+        let names = self.names();
+        let mut problems = Vec::new();
+        for e in rec.entries.iter().filter(|e| e.is_blocking()) {
+            // Only the latest run of a version matters: a later success supersedes a failure.
+            let latest = rec.latest.get(&e.version).copied();
+            if latest == Some(e.id) && !self.resumable(&e.version).await {
+                problems.push(Problem::Unrepaired {
+                    version: e.version.clone(),
+                    direction: e.direction.clone(),
+                    outcome: e.outcome.as_str().into(),
+                    error: e.error.clone(),
+                });
+            }
+        }
+        for version in plan::unknown_applied(&names, &rec.versions()) {
+            problems.push(Problem::UnknownApplied { version });
+        }
+        let last_applied = names.iter().rposition(|n| rec.applied.contains_key(*n));
+        for (i, name) in names.iter().enumerate() {
+            if rec.applied.contains_key(*name) {
+                if let Some(recorded) = rec.checksum(name) {
+                    let current = self.checksum(i).await?;
+                    if current != recorded {
+                        problems.push(Problem::ChecksumChanged {
+                            version: name.to_string(),
+                            recorded: recorded.to_string(),
+                            current,
+                        });
+                    }
+                }
+            } else if let Some(last) = last_applied.filter(|&l| l > i)
+                && !self.options.allow_out_of_order
+            {
+                problems.push(Problem::OutOfOrder {
+                    version: name.to_string(),
+                    applied_after: names[last].to_string(),
+                });
+            }
+        }
+        Ok(problems)
+    }
+
+    /// Checks the database against this build without changing anything: checksum changes,
+    /// unknown versions, out-of-order pending migrations, unrepaired failures.
+    pub async fn verify(&self) -> Result<Vec<Problem>, MigrateError> {
+        let rec = self.read_or_empty(&self.db).await?;
+        self.problems(&rec).await
+    }
+
+    /// Every known migration with its state, then applied versions this build does not know.
+    /// Reads only: never creates a table.
+    pub async fn status(&self) -> Result<Vec<MigrationState>, MigrateError> {
+        let rec = self.read_or_empty(&self.db).await?;
+        let names = self.names();
+        let mut out = Vec::with_capacity(names.len());
+        for (i, name) in names.iter().enumerate() {
+            let at = rec.applied.get(*name);
+            let checksum = match (at, rec.checksum(name)) {
+                (None, _) => ChecksumState::None,
+                (Some(_), None) => ChecksumState::Unrecorded,
+                (Some(_), Some(recorded)) => {
+                    if self.checksum(i).await? == recorded {
+                        ChecksumState::Ok
+                    } else {
+                        ChecksumState::Changed
+                    }
+                }
+            };
+            out.push(MigrationState {
+                version: name.to_string(),
+                status: if at.is_some() {
+                    State::Applied
+                } else {
+                    State::Pending
+                },
+                applied_at: at.and_then(|t| chrono::DateTime::from_timestamp(*t, 0)),
+                duration_ms: at.and(rec.duration(name)),
+                checksum,
+            });
+        }
+        for (version, at) in rec
+            .applied
+            .iter()
+            .filter(|(v, _)| !names.contains(&v.as_str()))
+        {
+            out.push(MigrationState {
+                version: version.clone(),
+                status: State::Unknown,
+                applied_at: chrono::DateTime::from_timestamp(*at, 0),
+                duration_ms: None,
+                checksum: ChecksumState::None,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The history, newest first.
+    pub async fn history(&self, limit: Option<u64>) -> Result<Vec<history::Entry>, MigrateError> {
+        let tables = list_tables(&self.db)
+            .await
+            .map_err(db_err("listing tables"))?;
+        if !tables.iter().any(|t| t == self.history.table()) {
+            return Ok(Vec::new());
+        }
+        self.history
+            .entries(&self.db, limit)
+            .await
+            .map_err(db_err("reading the migration history"))
+    }
+
+    /// Works out what `up`/`down` with `target` would run, without running or locking.
+    pub async fn plan(&self, direction: Direction, target: &Target) -> Result<Plan, MigrateError> {
+        let rec = self.read_or_empty(&self.db).await?;
+        self.plan_for(&rec, direction, target)
+    }
+
+    fn plan_for(
+        &self,
+        rec: &Recorded,
+        direction: Direction,
+        target: &Target,
+    ) -> Result<Plan, MigrateError> {
+        let names = self.names();
+        match direction {
+            Direction::Up => plan::plan_up(&names, &rec.versions(), target),
+            Direction::Down => plan::plan_down(&names, &rec.versions(), target),
+        }
+    }
+
+    /// Applies pending migrations up to `target`.
+    pub async fn up(&self, target: &Target) -> Result<Vec<Step>, MigrateError> {
+        self.run(Op::Up(target.clone())).await
+    }
+
+    /// Reverts applied migrations down to `target`.
+    pub async fn down(&self, target: &Target) -> Result<Vec<Step>, MigrateError> {
+        self.run(Op::Down(target.clone())).await
+    }
+
+    /// Reverts every applied migration.
+    pub async fn reset(&self) -> Result<Vec<Step>, MigrateError> {
+        self.run(Op::Down(Target::All)).await
+    }
+
+    /// Reverts every applied migration, then applies them all again.
+    pub async fn refresh(&self) -> Result<Vec<Step>, MigrateError> {
+        self.run(Op::Refresh).await
+    }
+
+    /// Drops every table of the database (or PostgreSQL schema), ours or not, except the
+    /// migration history, then applies every migration.
+    pub async fn fresh(&self) -> Result<Vec<Step>, MigrateError> {
+        self.run(Op::Fresh).await
+    }
+
+    /// Records the current checksum of every applied migration and marks failed runs repaired.
+    /// Returns (checksums recorded, failed entries repaired).
+    pub async fn repair(&self) -> Result<(usize, u64), MigrateError> {
+        let lock = self.lock().await?;
+        let result = match &lock {
+            MigrationLock::Sqlite(txn) => self.repair_locked(txn).await,
+            _ => self.repair_locked(&self.db).await,
+        };
+        finish_locked(lock, &self.db, result).await
+    }
+
+    async fn repair_locked<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+    ) -> Result<(usize, u64), MigrateError> {
+        self.ensure_bookkeeping(conn).await?;
+        let rec = self.read_or_empty(conn).await?;
+        let repaired = self
+            .history
+            .mark_repaired(conn)
+            .await
+            .map_err(db_err("repairing the history"))?;
+        let mut recorded = 0;
+        for (i, name) in self.names().iter().enumerate() {
+            if !rec.applied.contains_key(*name) {
+                continue;
+            }
+            let current = self.checksum(i).await?;
+            if rec.checksum(name) != Some(current.as_str()) {
+                let now = history::now();
+                self.history
+                    .append(
+                        conn,
+                        name,
+                        "repair",
+                        Some(&current),
+                        now,
+                        Some(now),
+                        Outcome::Succeeded,
+                        None,
+                        true,
+                    )
+                    .await
+                    .map_err(db_err("recording a checksum"))?;
+                recorded += 1;
+            }
+        }
+        Ok((recorded, repaired))
+    }
+
+    async fn lock(&self) -> Result<MigrationLock, MigrateError> {
+        let observer = &self.observer;
+        let id = LockId::of(&self.config);
+        MigrationLock::acquire(&self.db, &id, self.options.lock_timeout, &|holder| {
+            observer(&Event::LockWaiting { holder })
+        })
+        .await
+    }
+
+    async fn run(&self, op: Op) -> Result<Vec<Step>, MigrateError> {
+        let observer = self.observer.clone();
+        let ctx = RunContext {
+            tuning: self.options.tuning.clone(),
+            batch_table: self.config.batch_table.clone(),
+            notify: Some(std::sync::Arc::new(move |text: &str| {
+                observer(&Event::Notice { text })
+            })),
+        };
+        context::scope(ctx, self.run_unscoped(op)).await
+    }
+
+    async fn run_unscoped(&self, op: Op) -> Result<Vec<Step>, MigrateError> {
+        // Unlocked pre-check: a no-op run costs two reads and takes no lock.
+        let rec = self.read(&self.db).await?;
+        let exists = rec.is_some();
+        let rec = rec.unwrap_or_default();
+        // Validate the target before anything changes, even on a database never migrated.
+        let planned = match &op {
+            Op::Up(t) => Some(self.plan_for(&rec, Direction::Up, t)?),
+            Op::Down(t) => Some(self.plan_for(&rec, Direction::Down, t)?),
+            Op::Fresh | Op::Refresh => None,
+        };
+        let nothing = exists && planned.as_ref().is_some_and(|p| p.steps.is_empty());
+        if let Some(plan) = planned.as_ref().filter(|p| p.direction == Direction::Up) {
+            self.refuse_destructive(plan).await?;
+        }
+        if nothing {
+            let problems = self.problems(&rec).await?;
+            refuse(problems)?;
+            let direction = if matches!(op, Op::Down(_)) {
+                Direction::Down
+            } else {
+                Direction::Up
+            };
+            (self.observer)(&Event::NothingToDo { direction });
+            return Ok(Vec::new());
+        }
+        if let Some((config, url)) = &self.options.backup
+            && backup::holds_data(&self.db, &self.config).await?
+        {
+            let label = rec
+                .applied
+                .keys()
+                .next_back()
+                .cloned()
+                .unwrap_or_else(|| "empty".into());
+            let taken = backup::take(&self.db, url, config, &label).await?;
+            (self.observer)(&Event::BackupTaken { backup: &taken });
+        }
+        let lock = self.lock().await?;
+        let result = match &lock {
+            MigrationLock::Sqlite(txn) => self.run_locked(txn, &op).await,
+            _ => self.run_locked(&self.db, &op).await,
+        };
+        finish_locked(lock, &self.db, result).await
+    }
+
+    async fn run_locked<C>(&self, conn: &C, op: &Op) -> Result<Vec<Step>, MigrateError>
+    where
+        C: ConnectionTrait + TransactionTrait<Transaction = DatabaseTransaction>,
+        for<'c> &'c C: IntoSchemaManagerConnection<'c>,
+    {
+        self.ensure_bookkeeping(conn).await?;
+        // Re-read: another runner may have migrated while we waited for the lock.
+        let mut rec = self.read_or_empty(conn).await?;
+        self.fail_abandoned(conn, &mut rec).await?;
+        let mut steps = Vec::new();
+        match op {
+            Op::Up(target) => {
+                refuse(self.problems(&rec).await?)?;
+                let plan = self.plan_for(&rec, Direction::Up, target)?;
+                self.execute(conn, &plan, &mut steps).await?;
+            }
+            Op::Down(target) => {
+                refuse(
+                    self.problems(&rec)
+                        .await?
+                        .into_iter()
+                        .filter(|p| !matches!(p, Problem::OutOfOrder { .. }))
+                        .collect(),
+                )?;
+                let plan = self.plan_for(&rec, Direction::Down, target)?;
+                self.execute(conn, &plan, &mut steps).await?;
+            }
+            Op::Refresh => {
+                refuse(self.problems(&rec).await?)?;
+                let plan = self.plan_for(&rec, Direction::Down, &Target::All)?;
+                self.execute(conn, &plan, &mut steps).await?;
+                let rec = self.read_or_empty(conn).await?;
+                let plan = self.plan_for(&rec, Direction::Up, &Target::All)?;
+                self.execute(conn, &plan, &mut steps).await?;
+            }
+            Op::Fresh => {
+                let tables = drop_all_tables_except(conn, &[self.history.table()])
+                    .await
+                    .map_err(db_err("dropping all tables"))?;
+                (self.observer)(&Event::DroppedTables { tables: &tables });
+                self.ledger
+                    .ensure(conn)
+                    .await
+                    .map_err(db_err("creating the migration ledger"))?;
+                let rec = self.read_or_empty(conn).await?;
+                let plan = self.plan_for(&rec, Direction::Up, &Target::All)?;
+                self.execute(conn, &plan, &mut steps).await?;
+            }
+        }
+        Ok(steps)
+    }
+
+    /// Refuses a plan that would apply a migration dropping a table or column or truncating,
+    /// unless `allow_destructive`; nothing has changed when it does.
+    async fn refuse_destructive(&self, plan: &Plan) -> Result<(), MigrateError> {
+        let selected: Vec<&dyn MigrationTrait> = plan
+            .steps
+            .iter()
+            .filter_map(|&i| self.migrations.get(i).map(|m| m.as_ref()))
+            .collect();
+        let findings = crate::plan::finding::destructive_findings(&selected, self.backend()).await;
+        let Some(first) = findings.first() else {
+            return Ok(());
+        };
+        if self.options.allow_destructive {
+            for f in &findings {
+                (self.observer)(&Event::DestructiveAllowed {
+                    version: &f.migration,
+                    rule: &f.rule,
+                    message: &f.message,
+                });
+            }
+            return Ok(());
+        }
+        let more = match findings.len() {
+            1 => String::new(),
+            n => format!(" (and {} more destructive change(s))", n - 1),
+        };
+        Err(MigrateError::DestructiveRefused {
+            version: first.migration.clone(),
+            rule: first.rule.clone(),
+            detail: format!("{}{more}", first.message),
+        })
+    }
+
+    /// Under the lock, an `in-progress` row can only be left by a runner that died: mark it
+    /// failed so it blocks until repaired.
+    async fn fail_abandoned<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        rec: &mut Recorded,
+    ) -> Result<(), MigrateError> {
+        for e in rec
+            .entries
+            .iter_mut()
+            .filter(|e| e.outcome == Outcome::InProgress && e.repaired_at.is_none())
+        {
+            let why = "the runner stopped before this migration finished (killed or crashed)";
+            self.history
+                .finish(conn, e.id, e.started_at, Outcome::Failed, Some(why))
+                .await
+                .map_err(db_err("updating the migration history"))?;
+            e.outcome = Outcome::Failed;
+            e.error = Some(why.into());
+        }
+        Ok(())
+    }
+
+    async fn execute<C>(
+        &self,
+        conn: &C,
+        plan: &Plan,
+        steps: &mut Vec<Step>,
+    ) -> Result<(), MigrateError>
+    where
+        C: ConnectionTrait + TransactionTrait<Transaction = DatabaseTransaction>,
+        for<'c> &'c C: IntoSchemaManagerConnection<'c>,
+    {
+        if plan.steps.is_empty() {
+            (self.observer)(&Event::NothingToDo {
+                direction: plan.direction,
+            });
+        }
+        for &index in &plan.steps {
+            let Some(migration) = self.migrations.get(index) else {
+                continue;
+            };
+            let checksum = self.checksum(index).await?;
+            steps.push(
+                self.run_one(conn, migration.as_ref(), plan.direction, &checksum)
+                    .await?,
+            );
+        }
+        Ok(())
+    }
+
+    async fn run_one<C>(
+        &self,
+        conn: &C,
+        migration: &dyn MigrationTrait,
+        direction: Direction,
+        checksum: &str,
+    ) -> Result<Step, MigrateError>
+    where
+        C: ConnectionTrait + TransactionTrait<Transaction = DatabaseTransaction>,
+        for<'c> &'c C: IntoSchemaManagerConnection<'c>,
+    {
+        let version = migration.name();
+        (self.observer)(&Event::Started { version, direction });
+        let started = Instant::now();
+        let started_at = history::now();
+        let backend = self.backend();
+        let transactional = migration
+            .use_transaction()
+            .unwrap_or(backend != DbBackend::MySql);
+        let dir = direction.as_str();
+        let result: Result<(), DbErr> = if transactional {
+            let txn = conn
+                .begin()
+                .await
+                .map_err(db_err("starting a transaction"))?;
+            let body = async {
+                if backend == DbBackend::Postgres {
+                    run_migration::<DatabaseTransaction>(&txn, migration, direction).await?;
+                    return self
+                        .history
+                        .record_with_ledger_pg(
+                            &txn,
+                            self.ledger.table(),
+                            version,
+                            dir,
+                            checksum,
+                            started_at,
+                            history::now(),
+                        )
+                        .await;
+                }
+                apply::<DatabaseTransaction>(&txn, &self.ledger, migration, direction).await?;
+                self.history
+                    .append(
+                        &txn,
+                        version,
+                        dir,
+                        Some(checksum),
+                        started_at,
+                        Some(history::now()),
+                        Outcome::Succeeded,
+                        None,
+                        true,
+                    )
+                    .await
+                    .map(|_| ())
+            }
+            .await;
+            match body {
+                Ok(()) => txn.commit().await,
+                Err(e) => {
+                    // A failing rollback would hide the migration's error; the transaction is
+                    // discarded either way.
+                    let _ = txn.rollback().await;
+                    let _ = self
+                        .history
+                        .append(
+                            conn,
+                            version,
+                            dir,
+                            Some(checksum),
+                            started_at,
+                            Some(history::now()),
+                            Outcome::Failed,
+                            Some(&e.to_string()),
+                            true,
+                        )
+                        .await;
+                    Err(e)
+                }
+            }
+        } else {
+            let id = self
+                .history
+                .append(
+                    conn,
+                    version,
+                    dir,
+                    Some(checksum),
+                    started_at,
+                    None,
+                    Outcome::InProgress,
+                    None,
+                    false,
+                )
+                .await
+                .map_err(db_err("recording the start in the migration history"))?;
+            let body = apply(conn, &self.ledger, migration, direction).await;
+            let (outcome, error) = match &body {
+                Ok(()) => (Outcome::Succeeded, None),
+                Err(e) => (Outcome::Failed, Some(e.to_string())),
+            };
+            self.history
+                .finish(conn, id, started_at, outcome, error.as_deref())
+                .await
+                .map_err(db_err("recording the end in the migration history"))?;
+            body
+        };
+        match result {
+            Ok(()) => {
+                let duration = started.elapsed();
+                (self.observer)(&Event::Finished {
+                    version,
+                    direction,
+                    duration,
+                });
+                Ok(Step {
+                    version: version.to_string(),
+                    direction,
+                    duration_ms: duration.as_millis(),
+                })
+            }
+            Err(err) => {
+                let cause = err.to_string();
+                (self.observer)(&Event::Failed {
+                    version,
+                    direction,
+                    error: &cause,
+                });
+                let consequence = if !transactional && self.resumable(version).await {
+                    "It is safe to run again: the next run resumes after its last committed batch, or cleans up \
+                     what this attempt left (e.g. an INVALID index) and retries."
+                        .to_string()
+                } else if transactional {
+                    "Its changes were rolled back, so the database is as it was before it; migrations before it \
+                     stay applied. Fix the migration and run the command again."
+                        .to_string()
+                } else {
+                    format!(
+                        "{} cannot roll back schema changes, so part of this migration may be applied; it is marked \
+                         failed and every later run refuses until you compare the schema with the migration, fix it \
+                         by hand and run `migration repair`.",
+                        backend_name(backend)
+                    )
+                };
+                Err(MigrateError::MigrationFailed {
+                    version: version.to_string(),
+                    direction: direction.as_str(),
+                    cause,
+                    consequence,
+                })
+            }
+        }
+    }
+}
+
+fn refuse(problems: Vec<Problem>) -> Result<(), MigrateError> {
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(MigrateError::Refused { problems })
+    }
+}
+
+/// Releases `lock` whatever `result` is; a release failure is reported only when the run
+/// itself succeeded.
+async fn finish_locked<T>(
+    lock: MigrationLock,
+    db: &DatabaseConnection,
+    result: Result<T, MigrateError>,
+) -> Result<T, MigrateError> {
+    let released = lock.release(db).await;
+    match (result, released) {
+        (Ok(v), Ok(())) => Ok(v),
+        (Ok(_), Err(e)) => Err(db_err("releasing the migration lock")(e)),
+        (Err(e), _) => Err(e),
+    }
+}
+
+async fn apply<'c, C>(
+    conn: &'c C,
+    ledger: &Ledger,
+    migration: &dyn MigrationTrait,
+    direction: Direction,
+) -> Result<(), DbErr>
+where
+    C: ConnectionTrait,
+    &'c C: IntoSchemaManagerConnection<'c>,
+{
+    run_migration(conn, migration, direction).await?;
+    match direction {
+        Direction::Up => ledger.insert(conn, migration.name()).await,
+        Direction::Down => ledger.delete(conn, migration.name()).await,
+    }
+}
+
+/// Runs the migration's `up` or `down`, without recording it.
+async fn run_migration<'c, C>(
+    conn: &'c C,
+    migration: &dyn MigrationTrait,
+    direction: Direction,
+) -> Result<(), DbErr>
+where
+    C: ConnectionTrait,
+    &'c C: IntoSchemaManagerConnection<'c>,
+{
+    let manager = SchemaManager::new(conn);
+    match direction {
+        Direction::Up => migration.up(&manager).await,
+        Direction::Down => migration.down(&manager).await,
+    }
+}
+
+fn db_err(action: &'static str) -> impl Fn(DbErr) -> MigrateError {
+    MigrateError::database(action)
+}
