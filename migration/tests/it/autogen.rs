@@ -4,9 +4,6 @@
 //! Update the pinned files with `UPDATE_SNAPSHOTS=1 cargo test -p migration --test autogen`
 //! and review the diff.
 
-#[path = "../../tests/common/mod.rs"]
-mod common;
-mod support;
 
 use std::path::{Path, PathBuf};
 
@@ -15,7 +12,7 @@ use migration::drift;
 use migration::inspect::{Column, ForeignKey, Index, Table};
 use sea_orm::DbBackend;
 
-use common::Backend;
+use test_support::Backend;
 use support::{ok, run, stdout};
 
 const HEAD: &str = "m20250128_140000_idx_telemetry_timestamp";
@@ -75,7 +72,7 @@ fn the_head_snapshot_is_the_entity_schema() {
 
 #[tokio::test]
 async fn the_head_snapshot_is_what_the_migrations_build_on_postgres() {
-    let Some(db) = common::TestDb::create(Backend::Postgres, "autogen_head").await else {
+    let Some(db) = test_support::TestDb::create(Backend::Postgres, "autogen_head").await else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();

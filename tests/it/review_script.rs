@@ -3,12 +3,11 @@
 //! `down` script takes it back to an empty ledger, and a dry run changes neither the schema
 //! nor the ledger.
 
-mod common;
 
 use std::path::Path;
 use std::process::Command;
 
-use common::{Backend, TestDb};
+use test_support::{Backend, TestDb};
 use migration::inspect::{self, Schema};
 use migration::script::{self, offline_script};
 use migration::{Direction, Ledger, Migrator, MigratorTrait, Runner, Target};
@@ -83,7 +82,7 @@ fn apply_with_client(db: &TestDb, file: &Path) {
 
 #[tokio::test]
 async fn offline_script_applied_by_the_client_equals_up() {
-    for backend in common::ALL {
+    for backend in test_support::ALL {
         let Some(by_script) = TestDb::create(backend, "script_client").await else {
             continue;
         };

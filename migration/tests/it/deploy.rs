@@ -2,15 +2,12 @@
 //! SIGKILL half-way, backups and restore, doctor, readiness checks, production guards, the
 //! JSON event log and the start-up helper.
 
-#[path = "../../tests/common/mod.rs"]
-mod common;
-mod support;
 
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{Backend, TestDb};
+use test_support::{Backend, TestDb};
 use migration::startup::{StartupMode, ensure_schema};
 use migration::{MigrateError, Migrator, RunOptions};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};

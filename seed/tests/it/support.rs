@@ -4,7 +4,7 @@
 use migration::{ConnectSettings, DatabaseUrl, Migrator, MigratorTrait, Runner, Target};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 
-use crate::common::TestDb;
+use test_support::TestDb;
 
 /// Connects like the seed binary does (one connection).
 pub async fn connect(db: &TestDb) -> DatabaseConnection {

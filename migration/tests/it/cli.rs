@@ -2,14 +2,11 @@
 //! `generate` from the workspace root, and every kind of bad input (clear message, non-zero
 //! exit, database unchanged, no password printed).
 
-#[path = "../../tests/common/mod.rs"]
-mod common;
-mod support;
 
 use std::path::Path;
 use std::process::Command;
 
-use common::{Backend, TestDb};
+use test_support::{Backend, TestDb};
 use support::{BIN, applied, ok, run, snapshot, stderr, stdout};
 
 const M1: &str = "m20250128_100000_initial_schema";

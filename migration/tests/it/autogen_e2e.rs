@@ -10,9 +10,6 @@
 //! migration), `drift` is empty and the rows survived, `down`, and the schema equals the schema
 //! before.
 
-#[path = "../../tests/common/mod.rs"]
-mod common;
-mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,3 +1,5 @@
+//! Shared test support of the workspace (a dev-dependency of every crate).
+//!
 //! Test databases: each test gets its own uniquely named database on a real server (or its own
 //! SQLite file) and drops it afterwards, so tests run in parallel.
 //!
@@ -5,7 +7,6 @@
 //! `OHT50_TEST_MYSQL_URL` (default `mysql://root@127.0.0.1:3306`), without a database name.
 //! When one cannot be reached the test prints a `SKIP` line and passes, except with `CI=true`,
 //! where that is a failure.
-#![allow(dead_code)]
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -197,8 +198,8 @@ fn unavailable(backend: Backend, why: &str) {
 #[macro_export]
 macro_rules! each_backend {
     ($label:expr, |$db:ident| $body:expr) => {{
-        for backend in $crate::common::ALL {
-            let Some($db) = $crate::common::TestDb::create(backend, $label).await else {
+        for backend in $crate::ALL {
+            let Some($db) = $crate::TestDb::create(backend, $label).await else {
                 continue;
             };
             $body;
@@ -214,4 +215,59 @@ pub fn bin(name: &str) -> PathBuf {
         dir.pop();
     }
     dir.join(name)
+}
+
+/// Waits until `check` returns `Some`, polling every 20 ms, for at most `deadline`; panics
+/// with `what` when the deadline passes. For synchronising with another process (no sleeps).
+pub fn wait_for<T>(
+    what: &str,
+    deadline: std::time::Duration,
+    mut check: impl FnMut() -> Option<T>,
+) -> T {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(start.elapsed() < deadline, "timed out after {deadline:?} waiting for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Async [`wait_for`].
+pub async fn wait_for_async<T, F, Fut>(what: &str, deadline: std::time::Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(start.elapsed() < deadline, "timed out after {deadline:?} waiting for {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// Stdout of a finished process, lossy.
+pub fn stdout(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Stderr of a finished process, lossy.
+pub fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// `o`, after asserting it exited 0 (printing its output otherwise).
+pub fn ok(o: std::process::Output) -> std::process::Output {
+    assert!(
+        o.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        o.status.code(),
+        stdout(&o),
+        stderr(&o)
+    );
+    o
 }

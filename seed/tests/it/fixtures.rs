@@ -2,9 +2,6 @@
 
 // Shared with the workspace tests; not reformatted from here.
 #[rustfmt::skip]
-#[path = "../../tests/common/mod.rs"]
-mod common;
-mod support;
 
 use seed::SeedError;
 use seed::fixtures::{self, DumpOptions, LoadOptions};
@@ -185,7 +182,7 @@ async fn load_dump_round_trip_and_upsert() {
         }
 
         // Into a fresh database: same dump back.
-        let Some(other) = common::TestDb::create(db.backend, "fixtures_copy").await else {
+        let Some(other) = test_support::TestDb::create(db.backend, "fixtures_copy").await else {
             continue;
         };
         let conn2 = migrated(&other).await;

@@ -3,15 +3,12 @@
 //! the online index (INVALID index cleanup, lock timeout and retries, a second runner waiting
 //! while the concurrent build holds the lock).
 
-#[path = "../../tests/common/mod.rs"]
-mod common;
-mod support;
 
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{Backend, TestDb};
+use test_support::{Backend, TestDb};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use support::{command, ok, run_bin, stderr};
 

@@ -2,9 +2,6 @@
 
 // Shared with the workspace tests; not reformatted from here.
 #[rustfmt::skip]
-#[path = "../../tests/common/mod.rs"]
-mod common;
-mod support;
 
 use entity::{robots, safety_zones, users};
 use migration::{Runner, Target};

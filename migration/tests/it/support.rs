@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use crate::common::TestDb;
+use test_support::TestDb;
 use migration::inspect;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_migration");

@@ -2,13 +2,11 @@
 //! nothing, `sql` needs no database, `lint`, `drift` and `check` print findings and exit
 //! non-zero on errors (drift made by hand), on every backend.
 
-#[path = "../../tests/common/mod.rs"]
-mod common;
 
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::TestDb;
+use test_support::TestDb;
 use migration::inspect;
 
 const BIN: &str = env!("CARGO_BIN_EXE_migration");
@@ -181,7 +179,7 @@ async fn review_commands_on_every_backend() {
         {
             let conn = db.connect().await;
             let sql = match b {
-                common::Backend::MySql => "DROP INDEX idx_robots_status ON robots",
+                test_support::Backend::MySql => "DROP INDEX idx_robots_status ON robots",
                 _ => "DROP INDEX idx_robots_status",
             };
             sea_orm::ConnectionTrait::execute_unprepared(&conn, sql)

@@ -2,12 +2,11 @@
 //! telemetry, LiDAR scans with their obstacles and safety events, and a run killed half-way
 //! that converges on rerun.
 
-mod common;
 
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::TestDb;
+use test_support::TestDb;
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 
 const BIN: &str = env!("CARGO_BIN_EXE_oht50-db");

@@ -2,9 +2,8 @@
 //! database of each backend; the spec migrations' own findings; and `up` refusing destructive
 //! migrations unless allowed.
 
-mod common;
 
-use common::{Backend, TestDb};
+use test_support::{Backend, TestDb};
 use migration::lint::{self, Finding, Severity};
 use migration::sea_orm::{ConnectionTrait, DbBackend};
 use migration::{Migrator, MigratorTrait, Runner, Target};
@@ -188,7 +187,7 @@ async fn expect_rules(backend: Backend, label: &str, step: Step, expected: &[&st
 
 #[tokio::test]
 async fn destructive_rules() {
-    for b in common::ALL {
+    for b in test_support::ALL {
         expect_rules(
             b,
             "drop_column",
@@ -325,7 +324,7 @@ async fn destructive_rules() {
 
 #[tokio::test]
 async fn down_rules() {
-    for b in common::ALL {
+    for b in test_support::ALL {
         expect_rules(
             b,
             "missing_down",

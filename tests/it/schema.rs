@@ -2,11 +2,10 @@
 //! backend; every migration's down restoring the schema of before its up; and the entities
 //! round-tripping every column and FK action through the real database.
 
-mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use common::{Backend, TestDb};
+use test_support::{Backend, TestDb};
 use migration::inspect::{self, Column, ForeignKey, Index, Schema, Table};
 use migration::{Migrator, MigratorTrait, Runner, Target};
 

@@ -2,7 +2,6 @@
 //! (JSON, bytes, floats, timestamps, enums, server defaults) and FK actions behave as the spec
 //! says, on every backend.
 
-mod common;
 
 use chrono::NaiveDate;
 use entity::enums::*;
@@ -12,7 +11,7 @@ use migration::{Migrator, MigratorTrait, Runner, Target};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseConnection, EntityTrait, ModelTrait};
 use serde_json::json;
 
-async fn migrated(db: &common::TestDb) -> DatabaseConnection {
+async fn migrated(db: &test_support::TestDb) -> DatabaseConnection {
     let runner = Runner::new(db.connect().await, Migrator::migrations());
     runner.up(&Target::All).await.expect("up");
     runner.connection().clone()

@@ -2,9 +2,6 @@
 
 // Shared with the workspace tests; not reformatted from here.
 #[rustfmt::skip]
-#[path = "../../tests/common/mod.rs"]
-mod common;
-mod support;
 
 use seed::SeedError;
 use seed::dev::{self, DevOptions};
@@ -36,8 +33,8 @@ fn users() -> serde_json::Value {
     ]})
 }
 
-async fn generate_into(backend: common::Backend, opts: &DevOptions) -> Option<serde_json::Value> {
-    let db = common::TestDb::create(backend, "dev").await?;
+async fn generate_into(backend: test_support::Backend, opts: &DevOptions) -> Option<serde_json::Value> {
+    let db = test_support::TestDb::create(backend, "dev").await?;
     let conn = migrated(&db).await;
     fixtures::load(
         &conn,
@@ -79,7 +76,7 @@ async fn generate_into(backend: common::Backend, opts: &DevOptions) -> Option<se
 
 #[tokio::test]
 async fn same_seed_same_rows_other_seed_other_rows() {
-    for backend in common::ALL {
+    for backend in test_support::ALL {
         let Some(a) = generate_into(backend, &small(7)).await else {
             continue;
         };

@@ -2,9 +2,8 @@
 //! backend; the exact differences after changing a migrated database by hand; and `check`
 //! failing on them and on an unknown applied version.
 
-mod common;
 
-use common::Backend;
+use test_support::Backend;
 use migration::check::{self, CheckOptions};
 use migration::database::DatabaseUrl;
 use migration::drift::{self, DiffKind};
