@@ -9,9 +9,10 @@
 //! - `CHAOS_EARLY=1`: adds `m20250101_000000_early`, ordered before the real migrations.
 
 use clap::Parser;
-use migration::cli;
+use migration_engine::cli;
 use migration::sea_orm::DbErr;
-use migration::{MigrationName, MigrationTrait, MigratorTrait, SchemaManager};
+use migration::{MigratorTrait};
+use migration_engine::{MigrationName, MigrationTrait, SchemaManager};
 use sea_orm_migration::prelude::*;
 
 struct Slow(u64);

@@ -7,13 +7,13 @@
 
 use std::path::{Path, PathBuf};
 
-use migration::autogen;
-use migration::drift;
-use migration::inspect::{Column, ForeignKey, Index, Table};
+use migration_engine::generate::autogen;
+use migration_engine::review::drift;
+use migration_engine::schema::{Column, ForeignKey, Index, Table};
 use sea_orm::DbBackend;
 
 use test_support::Backend;
-use support::{ok, run, stdout};
+use crate::support::{ok, run, stdout};
 
 const HEAD: &str = "m20250128_140000_idx_telemetry_timestamp";
 
@@ -78,7 +78,7 @@ async fn the_head_snapshot_is_what_the_migrations_build_on_postgres() {
     let dir = tempfile::tempdir().unwrap();
     ok(run(dir.path(), Some(&db.url), &["up", "--to", HEAD]));
     let conn = db.connect().await;
-    let live = migration::inspect::inspect(&conn).await.expect("inspect");
+    let live = migration_engine::schema::inspect(&conn).await.expect("inspect");
     let head = autogen::read_snapshot(&crate_dir().join(format!("snapshots/{HEAD}.json"))).unwrap();
     let d = drift::compare(&head, &live, Some(DbBackend::Postgres));
     assert!(d.is_empty(), "{:#?}", d.differences);
@@ -150,7 +150,7 @@ fn a_missing_head_snapshot_is_explained() {
     std::fs::remove_file(dir.path().join(format!("migration/snapshots/{HEAD}.json"))).unwrap();
     let o = run(dir.path(), None, &["generate", "x", "--autogenerate"]);
     assert_eq!(o.status.code(), Some(1));
-    let err = support::stderr(&o);
+    let err = crate::support::stderr(&o);
     assert!(
         err.contains(&format!("{HEAD} has no schema snapshot")),
         "{err}"
@@ -177,7 +177,7 @@ fn col(name: &str, ty: &str, nullable: bool, default: Option<&str>) -> Column {
 /// The fixed edit of the pinned snapshot, made on the model: a new table with a foreign key
 /// and an index, a nullable column, a NOT NULL column with a default, a new index, a changed
 /// ON DELETE action and a dropped column.
-fn fixed_edit() -> migration::inspect::Schema {
+fn fixed_edit() -> migration_engine::schema::Schema {
     let mut s = autogen::entity_snapshot();
     let mut firmware = Table {
         primary_key: vec!["id".into()],

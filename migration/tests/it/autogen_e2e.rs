@@ -14,10 +14,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use migration::{drift, inspect};
+use migration_engine::{drift, inspect};
 use sea_orm::ConnectionTrait;
 
-use support::{ok, run_bin, stderr, stdout};
+use crate::support::{ok, run_bin, stderr, stdout};
 
 const HEAD: &str = "m20250128_120000_safety_system";
 const BIN_NAME: &str = "autogen-e2e-migration";
@@ -106,7 +106,7 @@ fn make_copy(dir: &Path) {
         &format!("name = \"{BIN_NAME}\"\npath = \"src/main.rs\""),
     );
     let lib = dir.join("migration/src/lib.rs");
-    let registered = migration::autogen::registered_migrations(&dir.join("migration/src")).unwrap();
+    let registered = migration_engine::generate::autogen::registered_migrations(&dir.join("migration/src")).unwrap();
     let pos = registered.iter().position(|m| m == HEAD).expect("HEAD");
     let later = &registered[pos + 1..];
     let text: String = std::fs::read_to_string(&lib)

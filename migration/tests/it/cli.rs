@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Command;
 
 use test_support::{Backend, TestDb};
-use support::{BIN, applied, ok, run, snapshot, stderr, stdout};
+use crate::support::{BIN, applied, ok, run, snapshot, stderr, stdout};
 
 const M1: &str = "m20250128_100000_initial_schema";
 const M2: &str = "m20250128_110000_lidar_integration";
@@ -159,7 +159,7 @@ fn generate_from_the_workspace_root_writes_into_the_migration_crate() {
         .collect();
     assert_eq!(created.len(), 1, "{created:?} / {}", stdout(&o));
     let module = created[0].trim_end_matches(".rs");
-    assert!(migration::generate::is_migration_module(module), "{module}");
+    assert!(migration_engine::generate::is_migration_module(module), "{module}");
     let lib = std::fs::read_to_string(src.join("lib.rs")).unwrap();
     assert!(lib.contains(&format!("mod {module};")), "{lib}");
     assert!(
@@ -371,7 +371,7 @@ async fn bad_input_is_refused_clearly_and_changes_nothing() {
         // Applied versions this build does not know: refused, nothing changed.
         {
             let conn = db.connect().await;
-            migration::Ledger::default()
+            migration_engine::bookkeeping::ledger::Ledger::default()
                 .insert(&conn, "m20991231_000000_from_the_future")
                 .await
                 .unwrap();

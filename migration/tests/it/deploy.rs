@@ -8,10 +8,11 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use test_support::{Backend, TestDb};
-use migration::startup::{StartupMode, ensure_schema};
-use migration::{MigrateError, Migrator, RunOptions};
+use migration_engine::run::startup::{StartupMode, ensure_schema};
+use migration::{Migrator};
+use migration_engine::{MigrateError, RunOptions};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
-use support::{applied, chaos_bin, command, ok, run, run_bin, snapshot, stderr, stdout};
+use crate::support::{applied, chaos_bin, command, ok, run, run_bin, snapshot, stderr, stdout};
 
 const REAL: [&str; 5] = [
     "m20250128_100000_initial_schema",
@@ -39,8 +40,8 @@ async fn count(db: &DatabaseConnection, sql: &str) -> i64 {
 
 /// A one-connection handle, as the lock needs (the tool's own `connect`).
 async fn single(db: &TestDb) -> DatabaseConnection {
-    let url = migration::DatabaseUrl::parse(&db.url).expect("url");
-    migration::connect(&url, &migration::ConnectSettings::default())
+    let url = migration_engine::DatabaseUrl::parse(&db.url).expect("url");
+    migration_engine::connect(&url, &migration_engine::ConnectSettings::default())
         .await
         .expect("connect")
 }
@@ -226,7 +227,7 @@ async fn five_runners_at_once_apply_each_migration_exactly_once() {
         // No lock left behind: another runner takes it at once.
         let started = Instant::now();
         let own = single(&db).await;
-        migration::lock::MigrationLock::acquire(&own, Duration::from_secs(1), &|_| {})
+        migration_engine::bookkeeping::lock::MigrationLock::acquire(&own, Duration::from_secs(1), &|_| {})
             .await
             .expect("lock is free")
             .release(&own)
@@ -234,7 +235,7 @@ async fn five_runners_at_once_apply_each_migration_exactly_once() {
             .expect("release");
         assert!(started.elapsed() < Duration::from_secs(1), "{b:?}");
         assert_eq!(
-            migration::lock::holder(&conn).await.expect("holder"),
+            migration_engine::bookkeeping::lock::holder(&conn).await.expect("holder"),
             None,
             "{b:?}"
         );
@@ -249,7 +250,7 @@ async fn a_waiting_runner_times_out_naming_the_holder() {
         let b = db.backend;
         ok(run(d, Some(&db.url), &["up"]));
         let conn = single(&db).await;
-        let lock = migration::lock::MigrationLock::acquire(&conn, Duration::from_secs(1), &|_| {})
+        let lock = migration_engine::bookkeeping::lock::MigrationLock::acquire(&conn, Duration::from_secs(1), &|_| {})
             .await
             .expect("lock");
         let before = snapshot(&db).await;
@@ -363,7 +364,7 @@ async fn a_runner_killed_mid_migration_converges_on_rerun() {
                 break;
             }
             let conn = db.connect().await;
-            let held = migration::lock::holder(&conn)
+            let held = migration_engine::bookkeeping::lock::holder(&conn)
                 .await
                 .ok()
                 .flatten()

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use test_support::TestDb;
-use migration::inspect;
+use migration_engine::schema;
 
 const BIN: &str = env!("CARGO_BIN_EXE_migration");
 
@@ -45,7 +45,7 @@ async fn snapshot(db: &TestDb) -> inspect::Schema {
 
 async fn ledger_rows(db: &TestDb) -> Vec<(String, i64)> {
     let conn = db.connect().await;
-    let rows = migration::Ledger::default()
+    let rows = migration_engine::bookkeeping::ledger::Ledger::default()
         .applied(&conn)
         .await
         .map(|r| r.into_iter().map(|a| (a.version, a.applied_at)).collect())

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use test_support::{Backend, TestDb};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
-use support::{command, ok, run_bin, stderr};
+use crate::support::{command, ok, run_bin, stderr};
 
 const SPEC3: &str = "m20250128_120000_safety_system";
 const BACKFILL: &str = "m20250128_130000_telemetry_backfill";
@@ -241,7 +241,7 @@ async fn backfill_killed_half_way_resumes_and_applies_each_batch_once() {
         let nulls = null_rows(&conn).await;
         let expected = i64s(&conn, &sql_for(b, EXPECTED)).await;
         let mut child = command(
-            Path::new(support::BIN),
+            Path::new(crate::support::BIN),
             d,
             Some(url),
             &[
@@ -307,7 +307,7 @@ async fn backfill_killed_half_way_resumes_and_applies_each_batch_once() {
         }
         assert_eq!(i64s(&conn, &sql_for(b, STATE)).await, expected, "{b:?}");
         assert_each_batch_once(b, &batches(&conn).await, &ids, 50, nulls);
-        let applied = support::applied(d, url);
+        let applied = crate::support::applied(d, url);
         assert_eq!(applied.len(), 5, "{b:?}: {applied:?}");
         let _ = conn.close().await;
     });
@@ -339,9 +339,9 @@ async fn online_index_cleans_up_invalid_index_and_retries_busy_table() {
     assert_eq!(i64s(&conn, invalid).await[0][0], 1);
 
     // Busy table: another session holds a lock that conflicts with the build.
-    let holder = migration::connect(
-        &migration::DatabaseUrl::parse(url).unwrap(),
-        &migration::ConnectSettings::default(),
+    let holder = migration_engine::connect(
+        &migration_engine::DatabaseUrl::parse(url).unwrap(),
+        &migration_engine::ConnectSettings::default(),
     )
     .await
     .unwrap();
@@ -398,9 +398,9 @@ async fn concurrent_build_under_the_lock_does_not_deadlock_a_waiting_runner() {
         let conn = db.connect().await;
         insert_telemetry(&conn, &ids(500)).await;
         // An open write transaction the build must wait for (PostgreSQL, MySQL).
-        let writer = migration::connect(
-            &migration::DatabaseUrl::parse(url).unwrap(),
-            &migration::ConnectSettings::default(),
+        let writer = migration_engine::connect(
+            &migration_engine::DatabaseUrl::parse(url).unwrap(),
+            &migration_engine::ConnectSettings::default(),
         )
         .await
         .unwrap();
@@ -415,7 +415,7 @@ async fn concurrent_build_under_the_lock_does_not_deadlock_a_waiting_runner() {
         }
         let spawn = || {
             command(
-                Path::new(support::BIN),
+                Path::new(crate::support::BIN),
                 d,
                 Some(url),
                 &["up", "--ddl-lock-timeout-ms", "20000", "--no-backup"],
@@ -459,10 +459,10 @@ async fn concurrent_build_under_the_lock_does_not_deadlock_a_waiting_runner() {
             .filter(|o| stderr(o).contains(&format!("Applied {INDEX}")))
             .count();
         assert_eq!(applied_by, 1, "{b:?}: {} / {}", stderr(&a), stderr(&bb));
-        let has = migration::online::index_state(&conn, "idx_telemetry_timestamp")
+        let has = migration_engine::author::online::index_state(&conn, "idx_telemetry_timestamp")
             .await
             .unwrap();
-        assert_eq!(has, migration::online::IndexState::Valid, "{b:?}");
+        assert_eq!(has, migration_engine::author::online::IndexState::Valid, "{b:?}");
         let _ = writer.close().await;
         let _ = conn.close().await;
     });
@@ -472,5 +472,5 @@ async fn concurrent_build_under_the_lock_does_not_deadlock_a_waiting_runner() {
 fn mig(dir: &Path, url: &str, args: &[&str]) -> std::process::Output {
     let mut all = args.to_vec();
     all.push("--no-backup");
-    run_bin(Path::new(support::BIN), dir, Some(url), &all, &[])
+    run_bin(Path::new(crate::support::BIN), dir, Some(url), &all, &[])
 }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use test_support::TestDb;
-use migration::inspect;
+use migration_engine::schema;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_migration");
 
@@ -104,7 +104,7 @@ pub async fn snapshot(db: &TestDb) -> (inspect::Schema, Vec<(String, i64)>) {
     let conn = db.connect().await;
     let schema = inspect::inspect(&conn).await.expect("inspect");
     let ledger = if schema.tables.contains_key("seaql_migrations") {
-        migration::Ledger::default()
+        migration_engine::bookkeeping::ledger::Ledger::default()
             .applied(&conn)
             .await
             .expect("ledger")
