@@ -53,6 +53,9 @@ pub enum MigrateError {
         url: String,
         cause: String,
         hint: String,
+        /// The driver's or the network's error ([`MigrateError::db_code`] reads its code).
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
     },
 
     /// A version given on the command line matches no migration of this build.
@@ -205,6 +208,233 @@ pub enum MigrateError {
     /// `generate --autogenerate` could not derive or write the migration.
     #[error("generate --autogenerate: {0}")]
     Autogenerate(String),
+
+    /// A backup file failed verification (`backup --verify`).
+    #[error("backup {} failed verification: {problem}. {}.", file.display(), problem.fix())]
+    BackupInvalid {
+        /// The backup file.
+        file: std::path::PathBuf,
+        /// What is wrong with it.
+        #[source]
+        problem: BackupProblem,
+    },
+
+    /// `restore` refused a backup before touching the target.
+    #[error(
+        "refusing to restore {}: {problem}. The target database was not touched. {}.",
+        file.display(),
+        problem.fix()
+    )]
+    RestoreRefused {
+        /// The backup file.
+        file: std::path::PathBuf,
+        /// What is wrong with it.
+        #[source]
+        problem: BackupProblem,
+    },
+
+    /// `restore` without `--overwrite` into a database that has tables.
+    #[error(
+        "the target database is not empty ({tables} table(s)) and restoring replaces everything \
+         in it. Nothing was changed. Pass --overwrite to replace its contents (a safety backup of \
+         it is taken first unless --no-backup)."
+    )]
+    RestoreNeedsOverwrite {
+        /// How many tables the target has.
+        tables: usize,
+    },
+
+    /// A restore of a verified backup failed part-way.
+    #[error("restoring {} failed while {step}: {cause}. {outcome}", file.display())]
+    RestoreFailed {
+        /// The backup file.
+        file: std::path::PathBuf,
+        /// What the restore was doing.
+        step: String,
+        /// Why it failed (one line; never the backup's contents, never a password).
+        cause: String,
+        /// What became of the target.
+        outcome: RestoreOutcome,
+    },
+
+    /// `status --check`: the ledger and history have problems that stop `up`.
+    #[error("the migration records need attention: {}. `migration up` refuses to run until this is resolved.", describe_all(problems))]
+    Inconsistent {
+        /// What is wrong, typed.
+        problems: Vec<Problem>,
+    },
+
+    /// Standard output could not be written (other than a closed pipe, which is not an error).
+    #[error(
+        "cannot write to {stream}: {source}. The output is incomplete: check where it is \
+         redirected (a full disk?) and run the command again."
+    )]
+    Output {
+        /// `stdout`.
+        stream: &'static str,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Why a backup file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum BackupProblem {
+    /// Its name ends in `.partial`: a backup that was never finished.
+    #[error(
+        "its name ends in .partial: it is an unfinished backup (the backup that wrote it failed \
+         or was interrupted)"
+    )]
+    Partial,
+    /// The file cannot be read.
+    #[error("it cannot be read ({source})")]
+    Unreadable {
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The sidecar manifest (`<file>.json`) is missing.
+    #[error(
+        "its manifest {} is missing, so its size and checksum cannot be checked",
+        manifest.display()
+    )]
+    NoManifest {
+        /// Where the manifest should be.
+        manifest: std::path::PathBuf,
+    },
+    /// The sidecar manifest cannot be read or parsed.
+    #[error("its manifest {} cannot be read ({cause})", manifest.display())]
+    BadManifest {
+        /// The manifest.
+        manifest: std::path::PathBuf,
+        /// Why.
+        cause: String,
+    },
+    /// The file's size differs from the size recorded when it was written.
+    #[error(
+        "it is {actual} bytes but was {recorded} bytes when it was written: it was truncated or \
+         changed"
+    )]
+    SizeMismatch {
+        /// Size in the manifest.
+        recorded: u64,
+        /// Size on disk.
+        actual: u64,
+    },
+    /// The file's SHA-256 differs from the one recorded when it was written.
+    #[error(
+        "its SHA-256 ({actual}) differs from the one recorded when it was written ({recorded}): \
+         it was corrupted or changed"
+    )]
+    ChecksumMismatch {
+        /// SHA-256 in the manifest (hex).
+        recorded: String,
+        /// SHA-256 of the file (hex).
+        actual: String,
+    },
+    /// The file is no backup this tool writes.
+    #[error(
+        "it is neither a SQLite database, a pg_dump custom-format archive nor a mysqldump file"
+    )]
+    NotABackup,
+    /// The manifest and the file disagree about the backend.
+    #[error("its manifest says it is a {manifest} backup but the file is a {file} backup")]
+    BackendDisagrees {
+        /// Backend in the manifest.
+        manifest: &'static str,
+        /// Backend the file's first bytes show.
+        file: &'static str,
+    },
+    /// The backup is of another backend than the target.
+    #[error(
+        "it is a {backup} backup and the target is {target}: a backup can only be restored into \
+         the same kind of database"
+    )]
+    OtherBackend {
+        /// The backup's backend.
+        backup: &'static str,
+        /// The target's backend.
+        target: &'static str,
+    },
+    /// The backend's own tool rejects the file.
+    #[error("{tool} rejects it ({detail})")]
+    ToolRejected {
+        /// The check that failed.
+        tool: String,
+        /// Its first line of output, without any of the backup's contents.
+        detail: String,
+    },
+    /// The tool that checks this kind of backup is not installed.
+    #[error("it cannot be checked because `{tool}` is not installed")]
+    CannotCheck {
+        /// The tool.
+        tool: String,
+        /// The package that has it.
+        package: String,
+    },
+}
+
+impl BackupProblem {
+    /// What to do about it (one sentence, no final period).
+    pub fn fix(&self) -> String {
+        match self {
+            Self::Partial => "Use a complete backup (`backup --list` shows them) and delete the \
+                              .partial file"
+                .into(),
+            Self::Unreadable { .. } => "Check the path of the backup file and its permissions".into(),
+            Self::NoManifest { .. } | Self::BadManifest { .. } => {
+                "Use a backup taken by this version of the tool, with its manifest next to it \
+                 (`backup --list` shows them)"
+                    .into()
+            }
+            Self::OtherBackend { backup, .. } => {
+                format!("Restore it into a {backup} database, or pick a backup of the target's kind")
+            }
+            Self::CannotCheck { tool, package } => {
+                format!("Install `{tool}` (Debian/Ubuntu: apt-get install {package}) and try again")
+            }
+            _ => "Use another backup (`backup --list` shows them, `backup --verify FILE` checks one)"
+                .into(),
+        }
+    }
+}
+
+/// What became of the target of a failed restore.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RestoreOutcome {
+    /// Nothing in the target changed.
+    Unchanged,
+    /// The target may be partly restored; its previous contents are in the safety backup, if
+    /// one was taken.
+    Changed {
+        /// The safety backup taken before the restore.
+        safety_backup: Option<std::path::PathBuf>,
+    },
+}
+
+impl fmt::Display for RestoreOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Unchanged => f.write_str(
+                "The target database is unchanged: fix the cause and run the restore again.",
+            ),
+            Self::Changed {
+                safety_backup: Some(p),
+            } => write!(
+                f,
+                "The target database may be partly restored: its previous contents are in the \
+                 safety backup {p}; put them back with `restore {p} --overwrite`.",
+                p = p.display()
+            ),
+            Self::Changed {
+                safety_backup: None,
+            } => f.write_str(
+                "The target database may be partly restored and no safety backup was taken \
+                 (--no-backup): restore a good backup into it.",
+            ),
+        }
+    }
 }
 
 /// Problems found before a run, printed one per line.
@@ -234,6 +464,9 @@ impl MigrateError {
             MigrateError::Database {
                 source: Some(e), ..
             } => db_code(e),
+            MigrateError::Connect {
+                source: Some(e), ..
+            } => e.downcast_ref::<DbErr>().and_then(db_code),
             _ => None,
         }
     }
@@ -295,6 +528,13 @@ pub enum Problem {
         outcome: String,
         error: Option<String>,
     },
+    /// The history records `version` as applied (its latest successful run is an `up`), but its
+    /// ledger row is gone (deleted by hand or by another tool). `repair` re-adds the row.
+    MissingFromLedger {
+        version: String,
+        /// The ledger table.
+        ledger_table: String,
+    },
 }
 
 impl Problem {
@@ -330,6 +570,15 @@ impl Problem {
                     .map(|e| format!(" ({})", first_line(e)))
                     .unwrap_or_default()
             ),
+            Problem::MissingFromLedger {
+                version,
+                ledger_table,
+            } => format!(
+                "{version} is recorded as applied in the history but its row is missing from the ledger table \
+                 {ledger_table} (deleted by hand or by another tool), so it looks pending and applying it again \
+                 would fail: check that its changes are in the schema, then run `migration repair` to re-add the \
+                 ledger row from the history (or re-insert the row yourself)"
+            ),
         }
     }
 }
@@ -345,13 +594,15 @@ pub fn db_code(e: &DbErr) -> Option<String> {
         DbErr::Conn(r) | DbErr::Exec(r) | DbErr::Query(r) => r,
         _ => return None,
     };
-    match runtime {
-        RuntimeErr::SqlxError(err) => err
-            .as_database_error()
-            .and_then(|d| d.code())
-            .map(|c| c.into_owned()),
-        _ => None,
+    let RuntimeErr::SqlxError(err) = runtime else {
+        return None;
+    };
+    let db = err.as_database_error()?;
+    // MySQL/MariaDB: the server's error number (sqlx's `code()` there is the coarser SQLSTATE).
+    if let Some(my) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
+        return Some(my.number().to_string());
     }
+    db.code().map(|c| c.into_owned())
 }
 
 /// What a database error means, classified by its driver code.
@@ -363,10 +614,12 @@ pub enum DbErrorKind {
     LockTimeout,
     /// The database named in the URL does not exist.
     UnknownDatabase,
-    /// The user (role) does not exist.
+    /// The user (role) does not exist (PostgreSQL's 28000 also means pg_hba.conf rejects it).
     UnknownRole,
     /// Wrong password or refused authentication.
     AuthFailed,
+    /// The user is known but may not use this database (or this object).
+    PermissionDenied,
     /// Anything else.
     Other,
 }
@@ -383,11 +636,13 @@ pub fn classify(e: &DbErr) -> DbErrorKind {
         "3D000" => DbErrorKind::UnknownDatabase,
         "28000" => DbErrorKind::UnknownRole,
         "28P01" => DbErrorKind::AuthFailed,
+        "42501" => DbErrorKind::PermissionDenied,
         // MySQL/MariaDB error numbers.
         "1146" => DbErrorKind::MissingTable,
         "1205" | "3572" => DbErrorKind::LockTimeout,
         "1049" => DbErrorKind::UnknownDatabase,
-        "1045" | "1044" | "1698" => DbErrorKind::AuthFailed,
+        "1045" | "1698" => DbErrorKind::AuthFailed,
+        "1044" | "1142" => DbErrorKind::PermissionDenied,
         // SQLite: SQLITE_BUSY (5) and its extended codes (261, 517, 773), SQLITE_LOCKED (6, 262).
         "5" | "261" | "517" | "773" | "6" | "262" => DbErrorKind::LockTimeout,
         _ => DbErrorKind::Other,

@@ -8,11 +8,8 @@
 //!   NAME changes the migration's checksum.
 //! - `CHAOS_EARLY=1`: adds `m20250101_000000_early`, ordered before the real migrations.
 
-use clap::Parser;
-use migration_engine::cli;
 use migration::sea_orm::DbErr;
-use migration::{MigratorTrait};
-use migration_engine::{MigrationName, MigrationTrait, SchemaManager};
+use migration::{MigrationName, MigrationTrait, MigratorTrait, SchemaManager};
 use sea_orm_migration::prelude::*;
 
 struct Slow(u64);
@@ -136,6 +133,5 @@ impl MigratorTrait for Chaos {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let args = cli::Cli::parse();
-    std::process::exit(cli::run::<Chaos>(args).await);
+    migration_engine::cli::main::<Chaos>(migration::config()).await
 }

@@ -12,7 +12,7 @@ mod m20250128_120000_safety_system;
 mod m20250128_130000_telemetry_backfill;
 mod m20250128_140000_idx_telemetry_timestamp;
 
-pub use project::config;
+pub use project::{config, entities};
 
 /// The OHT-50 migrations, oldest first.
 pub struct Migrator;

@@ -7,12 +7,13 @@ use chrono::NaiveDate;
 use entity::enums::*;
 use entity::prelude::*;
 use entity::*;
-use migration::{Migrator, MigratorTrait, Runner, Target};
+use migration::{Migrator, MigratorTrait};
+use migration_engine::{Runner, Target};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseConnection, EntityTrait, ModelTrait};
 use serde_json::json;
 
 async fn migrated(db: &test_support::TestDb) -> DatabaseConnection {
-    let runner = Runner::new(db.connect().await, Migrator::migrations());
+    let runner = Runner::with_config(db.connect().await, Migrator::migrations(), migration::config());
     runner.up(&Target::All).await.expect("up");
     runner.connection().clone()
 }

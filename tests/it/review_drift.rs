@@ -4,19 +4,20 @@
 
 
 use test_support::Backend;
-use migration::check::{self, CheckOptions};
-use migration::database::DatabaseUrl;
-use migration::drift::{self, DiffKind};
+use migration_engine::review::check::{self, CheckOptions};
+use migration_engine::db::DatabaseUrl;
+use migration_engine::review::drift::{self, DiffKind};
 use migration::sea_orm::ConnectionTrait;
-use migration::{Migrator, MigratorTrait, Runner, Target};
+use migration::{Migrator, MigratorTrait};
+use migration_engine::{Runner, Target};
 
 #[tokio::test]
 async fn no_drift_after_up_and_exact_drift_after_manual_changes() {
     each_backend!("drift", |db| {
         let b = db.backend;
-        let runner = Runner::new(db.connect().await, Migrator::migrations());
+        let runner = Runner::with_config(db.connect().await, Migrator::migrations(), migration::config());
         runner.up(&Target::All).await.expect("up");
-        let d = drift::drift(runner.connection()).await.expect("drift");
+        let d = drift::drift_of(&runner).await.expect("drift");
         assert!(d.is_empty(), "{b:?}: {:#?}", d.differences);
 
         let sql: &[&str] = match b {
@@ -50,7 +51,7 @@ async fn no_drift_after_up_and_exact_drift_after_manual_changes() {
         for s in sql {
             runner.connection().execute_unprepared(s).await.expect(s);
         }
-        let d = drift::drift(runner.connection()).await.expect("drift");
+        let d = drift::drift_of(&runner).await.expect("drift");
         let got: Vec<(DiffKind, String, String)> = d
             .differences
             .iter()
@@ -125,7 +126,7 @@ async fn check_passes_after_up_and_fails_on_unknown_versions() {
     each_backend!("check", |db| {
         let b = db.backend;
         let url = DatabaseUrl::parse(&db.url).expect("url");
-        let runner = Runner::new(db.connect().await, Migrator::migrations());
+        let runner = Runner::with_config(db.connect().await, Migrator::migrations(), migration::config());
         // Fresh database: everything pending, drift skipped (a warning), lint warnings only.
         let report = check::check(
             &runner,
@@ -172,7 +173,7 @@ async fn check_passes_after_up_and_fails_on_unknown_versions() {
         let errors: Vec<(&str, &str)> = report
             .findings
             .iter()
-            .filter(|f| f.severity == migration::lint::Severity::Error)
+            .filter(|f| f.severity == migration_engine::review::lint::Severity::Error)
             .map(|f| (f.rule.as_str(), f.migration.as_str()))
             .collect();
         assert_eq!(

@@ -4,9 +4,10 @@
 
 
 use test_support::{Backend, TestDb};
-use migration::lint::{self, Finding, Severity};
+use migration_engine::review::lint::{self, Finding, Severity};
 use migration::sea_orm::{ConnectionTrait, DbBackend};
-use migration::{Migrator, MigratorTrait, Runner, Target};
+use migration::{Migrator, MigratorTrait};
+use migration_engine::{Runner, Target};
 use sea_orm_migration::async_trait::async_trait;
 use sea_orm_migration::prelude::*;
 
@@ -613,9 +614,9 @@ async fn up_refuses_destructive_migrations_unless_allowed() {
                 }),
             ]
         };
-        let runner = Runner::new(db.connect().await, drop_note());
+        let runner = Runner::with_config(db.connect().await, drop_note(), migration::config());
         runner.up(&Target::Steps(1)).await.expect("base");
-        let before = migration::inspect::inspect(runner.connection())
+        let before = migration_engine::schema::inspect(runner.connection())
             .await
             .unwrap();
         let err = runner.up(&Target::All).await.expect_err("refused");
@@ -628,13 +629,13 @@ async fn up_refuses_destructive_migrations_unless_allowed() {
         );
         assert_eq!(err.exit_code(), 1);
         assert_eq!(
-            migration::inspect::inspect(runner.connection())
+            migration_engine::schema::inspect(runner.connection())
                 .await
                 .unwrap(),
             before
         );
-        let runner = Runner::new(runner.connection().clone(), drop_note()).with_options(
-            migration::RunOptions {
+        let runner = Runner::with_config(runner.connection().clone(), drop_note(), migration::config()).with_options(
+            migration_engine::RunOptions {
                 allow_destructive: true,
                 ..Default::default()
             },
@@ -643,7 +644,7 @@ async fn up_refuses_destructive_migrations_unless_allowed() {
             .up(&Target::All)
             .await
             .expect("up with allow_destructive");
-        let after = migration::inspect::inspect(runner.connection())
+        let after = migration_engine::schema::inspect(runner.connection())
             .await
             .unwrap();
         assert!(after.tables["widgets"].column("note").is_none(), "{b:?}");

@@ -8,9 +8,11 @@ use std::path::Path;
 use std::process::Command;
 
 use test_support::{Backend, TestDb};
-use migration::inspect::{self, Schema};
-use migration::script::{self, offline_script};
-use migration::{Direction, Ledger, Migrator, MigratorTrait, Runner, Target};
+use migration_engine::schema::{self, Schema};
+use migration_engine::review::script::{self, offline_script};
+use migration::{Migrator, MigratorTrait};
+use migration_engine::bookkeeping::ledger::Ledger;
+use migration_engine::{Direction, Runner, Target};
 
 const M1: &str = "m20250128_100000_initial_schema";
 const M2: &str = "m20250128_110000_lidar_integration";
@@ -21,7 +23,7 @@ const M5: &str = "m20250128_140000_idx_telemetry_timestamp";
 /// The schema without the bookkeeping tables, and the ledger's versions.
 async fn snapshot(db: &TestDb) -> (Schema, Vec<String>) {
     let conn = db.connect().await;
-    let schema = inspect::inspect(&conn).await.expect("inspect");
+    let schema = migration_engine::schema::inspect(&conn).await.expect("inspect");
     let versions = if schema.tables.contains_key("seaql_migrations") {
         Ledger::default()
             .applied(&conn)
@@ -38,7 +40,7 @@ async fn snapshot(db: &TestDb) -> (Schema, Vec<String>) {
     let tooling: Vec<&str> = tables
         .iter()
         .map(String::as_str)
-        .filter(|t| migration::drift::is_tooling_table(t))
+        .filter(|t| migration::config().is_tooling_table(t))
         .collect();
     (schema.clone().without(&tooling), versions)
 }
@@ -102,7 +104,7 @@ async fn offline_script_applied_by_the_client_equals_up() {
         std::fs::write(&up_sql, script.to_text()).unwrap();
         apply_with_client(&by_script, &up_sql);
 
-        let runner = Runner::new(by_up.connect().await, Migrator::migrations());
+        let runner = Runner::with_config(by_up.connect().await, Migrator::migrations(), migration::config());
         runner.up(&Target::All).await.expect("up");
         let _ = runner.connection().clone().close().await;
 
@@ -117,7 +119,7 @@ async fn offline_script_applied_by_the_client_equals_up() {
         assert_eq!(script_ledger, up_ledger, "{backend:?}");
         // The entity schema matches too: no drift after the script.
         let conn = by_script.connect().await;
-        let drift = migration::drift::drift(&conn).await.expect("drift");
+        let drift = migration_engine::review::drift::drift(&conn, &migration::entities(), &migration::config()).await.expect("drift");
         assert!(drift.is_empty(), "{backend:?}: {:?}", drift.differences);
         let _ = conn.close().await;
 
@@ -147,7 +149,7 @@ async fn offline_script_applied_by_the_client_equals_up() {
 async fn dry_run_changes_neither_schema_nor_ledger() {
     each_backend!("dry_run", |db| {
         let b = db.backend;
-        let runner = Runner::new(db.connect().await, Migrator::migrations());
+        let runner = Runner::with_config(db.connect().await, Migrator::migrations(), migration::config());
         let migrations = Migrator::migrations();
         // On an empty database: not even the ledger table is created.
         let before = snapshot(&db).await;

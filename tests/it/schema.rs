@@ -6,8 +6,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use test_support::{Backend, TestDb};
-use migration::inspect::{self, Column, ForeignKey, Index, Schema, Table};
-use migration::{Migrator, MigratorTrait, Runner, Target};
+use migration_engine::schema::{self, Column, ForeignKey, Index, Schema, Table};
+use migration::{Migrator, MigratorTrait};
+use migration_engine::{Runner, Target};
 
 #[derive(Clone, Copy)]
 enum Ty {
@@ -344,13 +345,13 @@ fn expected(backend: Backend) -> Schema {
 
 async fn migrated(db: &TestDb) -> Runner {
     let conn = db.connect().await;
-    let runner = Runner::new(conn, Migrator::migrations());
+    let runner = Runner::with_config(conn, Migrator::migrations(), migration::config());
     runner.up(&Target::All).await.expect("up");
     runner
 }
 
 async fn live_schema(runner: &Runner) -> Schema {
-    inspect::inspect(runner.connection())
+    migration_engine::schema::inspect(runner.connection())
         .await
         .expect("inspect")
         .without(&[
@@ -401,7 +402,7 @@ async fn up_creates_exactly_the_spec_schema() {
 #[tokio::test]
 async fn every_down_restores_the_schema_before_its_up() {
     each_backend!("down_restores", |db| {
-        let runner = Runner::new(db.connect().await, Migrator::migrations());
+        let runner = Runner::with_config(db.connect().await, Migrator::migrations(), migration::config());
         let total = Migrator::migrations().len();
         for i in 0..total {
             let before = live_schema(&runner).await;
@@ -430,7 +431,7 @@ async fn every_down_restores_the_schema_before_its_up() {
             assert_eq!(
                 applied
                     .iter()
-                    .filter(|s| s.status == migration::State::Applied)
+                    .filter(|s| s.status == migration_engine::State::Applied)
                     .count(),
                 i,
                 "{:?}: ledger after down of migration {i}",

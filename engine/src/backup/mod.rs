@@ -1,18 +1,33 @@
 //! Backups before a run changes a database that holds data, and `backup`/`restore`:
 //! SQLite an online copy (`VACUUM INTO`), PostgreSQL `pg_dump -Fc`, MySQL `mysqldump`.
-//! Files are named `{database}-{UTC time}-{version}.{sqlite3|pgdump|sql}` and only the newest
-//! N per database are kept. Passwords reach the dump tools through their environment
-//! (`PGPASSWORD`, `MYSQL_PWD`), never their command line.
+//!
+//! A backup is whole or absent: it is written under a temporary `.partial` name in the backup
+//! directory, checked (the tool's exit status, the file's first bytes, the `mysqldump`
+//! trailer, `pg_restore --list`), flushed to disk and only then renamed into place, together
+//! with its [`Manifest`] (`<file>.json`: backend, database, version, size, SHA-256, creation
+//! time, tool). A failed backup leaves no file behind. Files are named
+//! `{database}-{UTC time}-{version}.{sqlite3|pgdump|sql}` and only the newest N per database
+//! are kept. [`verify`] proves a backup good; [`restore()`] only restores a verified backup, so
+//! that a failure leaves the target as it was. Passwords reach the tools through their
+//! environment (`PGPASSWORD`, `MYSQL_PWD`), never their command line.
+
+pub mod manifest;
+pub mod restore;
+mod tools;
+pub mod verify;
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 
-use crate::db::DatabaseUrl;
-use crate::error::MigrateError;
+pub use crate::backup::manifest::{BackupKind, MANIFEST_FORMAT, Manifest, manifest_path};
+pub use crate::backup::restore::{RestoreMethod, RestoreOptions, Restored, restore};
+pub use crate::backup::verify::verify;
+use crate::backup::tools::{fsync_dir, fsync_file, stderr_line, with_suffix, write_synced};
 use crate::config::Config;
+use crate::db::DatabaseUrl;
 use crate::db::dialect as runner;
+use crate::error::{BackupProblem, MigrateError};
 
 /// Where backups go and how many to keep.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +54,8 @@ pub struct Backup {
     pub path: PathBuf,
     /// Its size.
     pub bytes: u64,
+    /// What was recorded about it (also in `<path>.json`).
+    pub manifest: Manifest,
 }
 
 /// Whether any table other than the migration bookkeeping (see
@@ -68,11 +85,22 @@ fn err(action: &'static str) -> impl Fn(sea_orm::DbErr) -> MigrateError {
     MigrateError::database(action)
 }
 
-fn extension(backend: DbBackend) -> &'static str {
-    match backend {
-        DbBackend::Postgres => "pgdump",
-        DbBackend::MySql => "sql",
-        _ => "sqlite3",
+/// The newest version recorded in `ledger_table`, or `empty` (no table, no rows, or it
+/// cannot be read): the label of a backup.
+pub async fn latest_version<C: ConnectionTrait>(db: &C, ledger_table: &str) -> String {
+    let backend = db.get_database_backend();
+    let sql = format!(
+        "SELECT version FROM {} ORDER BY version DESC LIMIT 1",
+        crate::db::quote_ident(backend, ledger_table)
+    );
+    match db
+        .query_one_raw(Statement::from_string(backend, sql))
+        .await
+    {
+        Ok(Some(row)) => row
+            .try_get::<String>("", "version")
+            .unwrap_or_else(|_| "empty".into()),
+        _ => "empty".into(),
     }
 }
 
@@ -94,74 +122,267 @@ fn file_stem(url: &DatabaseUrl) -> String {
         .collect()
 }
 
+fn label(version: &str) -> String {
+    let l: String = version
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if l.is_empty() { "empty".into() } else { l }
+}
+
 /// Takes a backup of the database behind `db`/`url` into `config.dir`, labelled with
-/// `version` (the newest applied migration), then prunes old ones.
+/// `version` (the newest applied migration), writes its manifest, then prunes old ones.
+/// On failure no backup file is left behind.
 pub async fn take(
     db: &DatabaseConnection,
     url: &DatabaseUrl,
     config: &BackupConfig,
     version: &str,
 ) -> Result<Backup, MigrateError> {
-    let backend = url.backend();
+    let taken = take_unpruned(db, url, config, version).await?;
+    prune_except(
+        &config.dir,
+        &file_stem(url),
+        BackupKind::of(url.backend()).extension(),
+        config.keep,
+        None,
+    );
+    Ok(taken)
+}
+
+/// [`take`] without pruning.
+pub(crate) async fn take_unpruned(
+    db: &DatabaseConnection,
+    url: &DatabaseUrl,
+    config: &BackupConfig,
+    version: &str,
+) -> Result<Backup, MigrateError> {
+    let kind = BackupKind::of(url.backend());
     std::fs::create_dir_all(&config.dir).map_err(|e| MigrateError::Backup {
         what: format!(
             "cannot create the backup directory {}",
             config.dir.display()
         ),
         cause: e.to_string(),
-        fix: "pass a writable directory with --backup-dir (or OHT50_BACKUP_DIR), or --no-backup"
+        fix: "pass a writable directory with --backup-dir (or the BACKUP_DIR variable), or \
+              --no-backup"
             .into(),
     })?;
-    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%3fZ");
+    let created_at = chrono::Utc::now();
+    let stamp = created_at.format("%Y%m%dT%H%M%S%3fZ");
     let stem = file_stem(url);
-    let path = config
-        .dir
-        .join(format!("{stem}-{stamp}-{version}.{}", extension(backend)));
-    match backend {
-        DbBackend::Postgres => {
-            let (conn, pass) = libpq_url(url);
-            let mut cmd = tool("pg_dump")?;
+    let path = config.dir.join(format!(
+        "{stem}-{stamp}-{}.{}",
+        label(version),
+        kind.extension()
+    ));
+    let partial = with_suffix(&path, ".partial");
+    let manifest_partial = with_suffix(&manifest_path(&path), ".partial");
+    let cleanup = |also_final: bool| {
+        let _ = std::fs::remove_file(&partial);
+        let _ = std::fs::remove_file(&manifest_partial);
+        if also_final {
+            let _ = std::fs::remove_file(&path);
+            let _ = std::fs::remove_file(manifest_path(&path));
+        }
+    };
+    cleanup(false);
+    let written = async {
+        let tool = write_dump(db, url, kind, &partial).await?;
+        check_written(kind, &partial).await?;
+        fsync_file(&partial).map_err(|e| io_failure("flushing", &partial, e))?;
+        let (bytes, sha256) = manifest::digest_async(&partial)
+            .await
+            .map_err(|e| io_failure("reading back", &partial, e))?;
+        let manifest = Manifest {
+            format: MANIFEST_FORMAT,
+            file: path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            backend: kind,
+            database: url.database_name(),
+            version: version.to_string(),
+            bytes,
+            sha256,
+            created_at,
+            tool,
+        };
+        let json = serde_json::to_vec_pretty(&manifest).map_err(|e| MigrateError::Backup {
+            what: "cannot encode the backup manifest".into(),
+            cause: e.to_string(),
+            fix: "report this as a bug, or pass --no-backup".into(),
+        })?;
+        write_synced(&manifest_partial, &json)
+            .map_err(|e| io_failure("writing", &manifest_partial, e))?;
+        std::fs::rename(&partial, &path).map_err(|e| io_failure("renaming", &partial, e))?;
+        std::fs::rename(&manifest_partial, manifest_path(&path))
+            .map_err(|e| io_failure("renaming", &manifest_partial, e))?;
+        fsync_dir(&config.dir);
+        Ok::<_, MigrateError>(Backup {
+            path: path.clone(),
+            bytes,
+            manifest,
+        })
+    }
+    .await;
+    match written {
+        Ok(b) => Ok(b),
+        Err(e) => {
+            cleanup(true);
+            fsync_dir(&config.dir);
+            Err(e)
+        }
+    }
+}
+
+fn io_failure(doing: &str, path: &Path, e: std::io::Error) -> MigrateError {
+    MigrateError::Backup {
+        what: format!(
+            "{doing} {} failed, so no backup was written (nothing is left behind)",
+            path.display()
+        ),
+        cause: e.to_string(),
+        fix: "free space in the backup directory or pass another --backup-dir, or pass \
+              --no-backup"
+            .into(),
+    }
+}
+
+/// Writes the dump of `url` into `out`; returns the tool's name and version.
+async fn write_dump(
+    db: &DatabaseConnection,
+    url: &DatabaseUrl,
+    kind: BackupKind,
+    out: &Path,
+) -> Result<String, MigrateError> {
+    match kind {
+        BackupKind::Postgres => {
+            let mut cmd = tools::tool("pg_dump").map_err(tools::Missing::into_backup_error)?;
             cmd.arg("--format=custom")
                 .arg("--no-owner")
                 .arg("--file")
-                .arg(&path)
-                .arg("--dbname")
-                .arg(conn);
-            if let Some(p) = pass {
-                cmd.env("PGPASSWORD", p);
-            }
-            run_tool(cmd, "pg_dump", url).await?;
+                .arg(out);
+            tools::libpq_connect(&mut cmd, url);
+            run_dump(cmd, "pg_dump", url).await?;
+            Ok(tools::version_of("pg_dump").await)
         }
-        DbBackend::MySql => {
-            let mut cmd = tool("mysqldump")?;
-            mysql_args(&mut cmd, url);
+        BackupKind::Mysql => {
+            let mut cmd = tools::tool("mysqldump").map_err(tools::Missing::into_backup_error)?;
+            tools::mysql_args(&mut cmd, url);
             cmd.arg("--single-transaction")
                 .arg("--routines")
                 .arg("--triggers")
                 .arg("--result-file")
-                .arg(&path);
+                .arg(out);
             cmd.arg(url.database_name());
-            run_tool(cmd, "mysqldump", url).await?;
+            run_dump(cmd, "mysqldump", url).await?;
+            Ok(tools::version_of("mysqldump").await)
         }
-        _ => {
-            let target = path.to_string_lossy().replace('\'', "''");
+        BackupKind::Sqlite => {
+            let target = out.to_string_lossy().replace('\'', "''");
             db.execute_unprepared(&format!("VACUUM INTO '{target}'"))
                 .await
                 .map_err(|e| MigrateError::Backup {
-                    what: format!("VACUUM INTO {} failed", path.display()),
+                    what: format!(
+                        "VACUUM INTO {} failed, so no backup was written (nothing is left behind)",
+                        out.display()
+                    ),
                     cause: e.to_string(),
-                    fix: "check the backup directory is writable and has room, or pass --no-backup"
+                    fix: "check that the backup directory is writable and has room (or pass \
+                          another --backup-dir), or pass --no-backup"
                         .into(),
                 })?;
+            let version = db
+                .query_one_raw(Statement::from_string(
+                    DbBackend::Sqlite,
+                    "SELECT sqlite_version() AS v",
+                ))
+                .await
+                .ok()
+                .flatten()
+                .and_then(|r| r.try_get::<String>("", "v").ok())
+                .unwrap_or_else(|| "?".into());
+            Ok(format!("SQLite {version} VACUUM INTO"))
         }
     }
-    let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-    prune(&config.dir, &stem, extension(backend), config.keep);
-    Ok(Backup { path, bytes })
 }
 
-/// Deletes all but the newest `keep` backups of `stem` in `dir`.
+async fn run_dump(
+    mut cmd: tokio::process::Command,
+    name: &str,
+    url: &DatabaseUrl,
+) -> Result<(), MigrateError> {
+    let out = cmd.output().await.map_err(|e| MigrateError::Backup {
+        what: format!("cannot run {name}"),
+        cause: e.to_string(),
+        fix: "check that it is installed and executable, or pass --no-backup".into(),
+    })?;
+    if out.status.success() {
+        return Ok(());
+    }
+    Err(MigrateError::Backup {
+        what: format!(
+            "{name} failed ({}), so no backup was written (nothing is left behind)",
+            out.status
+        ),
+        cause: stderr_line(&out.stderr, Some(url), false),
+        fix: "fix the cause above (a full disk: free space or pass another --backup-dir), or \
+              pass --no-backup to run without a backup"
+            .into(),
+    })
+}
+
+/// After the tool succeeded: the file is of the right kind and complete.
+async fn check_written(kind: BackupKind, file: &Path) -> Result<(), MigrateError> {
+    let bad = |problem: BackupProblem| MigrateError::Backup {
+        what: format!(
+            "the backup just written to {} is not usable, so it was removed",
+            file.display()
+        ),
+        cause: problem.to_string(),
+        fix: "check the backup directory (a full disk?) and try again, or pass --no-backup".into(),
+    };
+    let found = verify::kind_of_file(file).map_err(bad)?;
+    if found != kind {
+        return Err(bad(BackupProblem::NotABackup));
+    }
+    match kind {
+        BackupKind::Mysql => verify::tool_check(file, kind).await.map_err(bad),
+        // Reading the table of contents is quick and proves the archive is finished.
+        BackupKind::Postgres if tools::installed("pg_restore") => {
+            let mut cmd = tools::tool("pg_restore")
+                .map_err(tools::Missing::into_backup_error)?;
+            cmd.arg("--list").arg(file);
+            match cmd.output().await {
+                Ok(out) if out.status.success() => Ok(()),
+                Ok(out) => Err(bad(BackupProblem::ToolRejected {
+                    tool: "pg_restore --list".into(),
+                    detail: stderr_line(&out.stderr, None, true),
+                })),
+                Err(e) => Err(bad(BackupProblem::ToolRejected {
+                    tool: "pg_restore --list".into(),
+                    detail: e.to_string(),
+                })),
+            }
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Deletes all but the newest `keep` backups of `stem` in `dir` (and their manifests).
 pub fn prune(dir: &Path, stem: &str, ext: &str, keep: usize) {
+    prune_except(dir, stem, ext, keep, None)
+}
+
+/// [`prune`], never deleting `except`.
+pub(crate) fn prune_except(dir: &Path, stem: &str, ext: &str, keep: usize, except: Option<&Path>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
@@ -175,222 +396,134 @@ pub fn prune(dir: &Path, stem: &str, ext: &str, keep: usize) {
         .collect();
     files.sort();
     let excess = files.len().saturating_sub(keep.max(1));
+    let same = |a: &Path, b: &Path| {
+        a == b
+            || std::fs::canonicalize(a)
+                .ok()
+                .zip(std::fs::canonicalize(b).ok())
+                .is_some_and(|(a, b)| a == b)
+    };
     for old in files.into_iter().take(excess) {
+        if except.is_some_and(|e| same(e, &old)) {
+            continue;
+        }
+        let _ = std::fs::remove_file(manifest_path(&old));
         let _ = std::fs::remove_file(old);
     }
 }
 
 /// The kind of database a backup file is from, by its first bytes.
 pub fn backend_of_file(path: &Path) -> Result<DbBackend, MigrateError> {
-    use std::io::Read;
-    let mut head = [0u8; 32];
-    let n = std::fs::File::open(path)
-        .and_then(|mut f| f.read(&mut head))
-        .map_err(|e| MigrateError::Backup {
-            what: format!("cannot read {}", path.display()),
-            cause: e.to_string(),
-            fix: "check the path of the backup file".into(),
-        })?;
-    let head = &head[..n];
-    if head.starts_with(b"SQLite format 3\0") {
-        Ok(DbBackend::Sqlite)
-    } else if head.starts_with(b"PGDMP") {
-        Ok(DbBackend::Postgres)
-    } else if head.starts_with(b"-- MySQL dump")
-        || head.starts_with(b"-- MariaDB dump")
-        || head.starts_with(b"/*M!999999")
-    {
-        Ok(DbBackend::MySql)
-    } else {
-        Err(MigrateError::Backup {
-            what: format!("{} is not a backup this tool wrote", path.display()),
-            cause: "it is neither a SQLite database, a pg_dump custom-format archive nor a mysqldump file".into(),
-            fix: "give a file from the backup directory".into(),
+    verify::kind_of_file(path)
+        .map(BackupKind::backend)
+        .map_err(|problem| MigrateError::BackupInvalid {
+            file: path.to_path_buf(),
+            problem,
         })
-    }
-}
-
-/// Replaces the contents of the database behind `db`/`url` with backup `file`. Refuses a file
-/// of another backend, and a target that holds data unless `overwrite`.
-pub async fn restore(
-    db: DatabaseConnection,
-    url: &DatabaseUrl,
-    file: &Path,
-    overwrite: bool,
-) -> Result<(), MigrateError> {
-    let backend = url.backend();
-    let from = backend_of_file(file)?;
-    if from != backend {
-        return Err(MigrateError::Backup {
-            what: format!(
-                "{} is a {} backup and the target is {}",
-                file.display(),
-                runner::backend_name(from),
-                runner::backend_name(backend)
-            ),
-            cause: "a backup can only be restored into the same kind of database".into(),
-            fix: "restore it into a database of its own kind".into(),
-        });
-    }
-    let tables = runner::list_tables(&db)
-        .await
-        .map_err(err("listing tables"))?;
-    if !tables.is_empty() && !overwrite {
-        return Err(MigrateError::Backup {
-            what: format!("the target database is not empty ({} tables)", tables.len()),
-            cause: "restoring replaces everything in it".into(),
-            fix: "pass --overwrite to replace its contents with the backup (take a backup of it first)".into(),
-        });
-    }
-    match backend {
-        DbBackend::Sqlite => {
-            let _ = db.close().await;
-            let target = PathBuf::from(url.database_name());
-            for suffix in ["-wal", "-shm", "-journal"] {
-                let mut p = target.clone().into_os_string();
-                p.push(suffix);
-                let _ = std::fs::remove_file(PathBuf::from(p));
-            }
-            std::fs::copy(file, &target).map_err(|e| MigrateError::Backup {
-                what: format!("cannot copy {} over {}", file.display(), target.display()),
-                cause: e.to_string(),
-                fix: "check both paths and permissions".into(),
-            })?;
-        }
-        DbBackend::Postgres => {
-            runner::drop_all_tables(&db)
-                .await
-                .map_err(err("emptying the target database"))?;
-            let _ = db.close().await;
-            let (conn, pass) = libpq_url(url);
-            let mut cmd = tool("pg_restore")?;
-            cmd.arg("--no-owner")
-                .arg("--exit-on-error")
-                .arg("--dbname")
-                .arg(conn)
-                .arg(file);
-            if let Some(p) = pass {
-                cmd.env("PGPASSWORD", p);
-            }
-            run_tool(cmd, "pg_restore", url).await?;
-        }
-        _ => {
-            runner::drop_all_tables(&db)
-                .await
-                .map_err(err("emptying the target database"))?;
-            let _ = db.close().await;
-            let mut cmd = tool("mysql")?;
-            mysql_args(&mut cmd, url);
-            cmd.arg(url.database_name());
-            let input = std::fs::File::open(file).map_err(|e| MigrateError::Backup {
-                what: format!("cannot read {}", file.display()),
-                cause: e.to_string(),
-                fix: "check the path of the backup file".into(),
-            })?;
-            cmd.stdin(Stdio::from(input));
-            run_tool(cmd, "mysql", url).await?;
-        }
-    }
-    Ok(())
 }
 
 /// Whether the dump tool this backend needs is installed (`Ok` also for SQLite).
 pub fn check_tool(backend: DbBackend) -> Result<(), MigrateError> {
-    match backend {
-        DbBackend::Postgres => tool("pg_dump").map(|_| ()),
-        DbBackend::MySql => tool("mysqldump").map(|_| ()),
-        _ => Ok(()),
+    let name = match backend {
+        DbBackend::Postgres => "pg_dump",
+        DbBackend::MySql => "mysqldump",
+        _ => return Ok(()),
+    };
+    tools::tool(name)
+        .map(|_| ())
+        .map_err(tools::Missing::into_backup_error)
+}
+
+/// One file of a backup directory, as [`list`] sees it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Listed {
+    /// The file.
+    pub path: PathBuf,
+    /// Its size.
+    pub bytes: u64,
+    /// What it looks like without reading it through (see [`verify`] for the full check).
+    pub state: ListedState,
+    /// Its manifest, when it has a readable one.
+    pub manifest: Option<Manifest>,
+}
+
+/// The state of a listed backup file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ListedState {
+    /// Has a manifest and the recorded size.
+    Complete,
+    /// Named `.partial`: unfinished, restore refuses it.
+    Partial,
+    /// No manifest: restore refuses it.
+    NoManifest,
+    /// The manifest cannot be read: restore refuses it.
+    BadManifest,
+    /// The size differs from the manifest's: restore refuses it.
+    SizeMismatch,
+}
+
+impl ListedState {
+    /// Short label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Complete => "complete",
+            Self::Partial => "PARTIAL",
+            Self::NoManifest => "NO MANIFEST",
+            Self::BadManifest => "BAD MANIFEST",
+            Self::SizeMismatch => "SIZE MISMATCH",
+        }
     }
 }
 
-fn tool(name: &str) -> Result<tokio::process::Command, MigrateError> {
-    let found = std::env::var_os("PATH")
-        .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join(name).is_file()))
-        .unwrap_or(false);
-    if !found {
-        let package = match name {
-            "pg_dump" | "pg_restore" => "postgresql-client",
-            _ => "mariadb-client (or mysql-client)",
+/// The backup files in `dir` (by extension, `.partial` ones included), oldest name first,
+/// with their manifests. Cheap: sizes are compared, checksums are not (see [`verify`]).
+/// A missing directory lists nothing.
+pub fn list(dir: &Path) -> Result<Vec<Listed>, MigrateError> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => {
+            return Err(MigrateError::Backup {
+                what: format!("cannot read the backup directory {}", dir.display()),
+                cause: e.to_string(),
+                fix: "check --backup-dir and its permissions".into(),
+            });
+        }
+    };
+    let exts = [
+        BackupKind::Sqlite.extension(),
+        BackupKind::Postgres.extension(),
+        BackupKind::Mysql.extension(),
+    ];
+    let mut out = Vec::new();
+    for entry in entries.filter_map(Result::ok) {
+        let path = entry.path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
         };
-        return Err(MigrateError::BackupToolMissing {
-            tool: name.into(),
-            package: package.into(),
+        let base = name.strip_suffix(".partial").unwrap_or(name);
+        if !exts.iter().any(|e| base.ends_with(&format!(".{e}"))) {
+            continue;
+        }
+        let bytes = entry.metadata().map(|m| m.len()).unwrap_or(0);
+        let (state, manifest) = if verify::is_partial(&path) {
+            (ListedState::Partial, None)
+        } else {
+            match Manifest::read(&path) {
+                Ok(m) if m.bytes == bytes => (ListedState::Complete, Some(m)),
+                Ok(m) => (ListedState::SizeMismatch, Some(m)),
+                Err(BackupProblem::NoManifest { .. }) => (ListedState::NoManifest, None),
+                Err(_) => (ListedState::BadManifest, None),
+            }
+        };
+        out.push(Listed {
+            path,
+            bytes,
+            state,
+            manifest,
         });
     }
-    let mut cmd = tokio::process::Command::new(name);
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    Ok(cmd)
-}
-
-async fn run_tool(
-    mut cmd: tokio::process::Command,
-    name: &str,
-    url: &DatabaseUrl,
-) -> Result<(), MigrateError> {
-    let out = cmd.output().await.map_err(|e| MigrateError::Backup {
-        what: format!("cannot run {name}"),
-        cause: e.to_string(),
-        fix: "check that it is installed and executable, or pass --no-backup".into(),
-    })?;
-    if out.status.success() {
-        return Ok(());
-    }
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    Err(MigrateError::Backup {
-        what: format!("{name} failed ({})", out.status),
-        cause: url.scrub(stderr.trim()),
-        fix: "fix the cause above, or pass --no-backup to run without a backup".into(),
-    })
-}
-
-/// The URL for libpq tools, without the password (returned separately) and without
-/// parameters libpq does not know.
-fn libpq_url(url: &DatabaseUrl) -> (String, Option<String>) {
-    let Ok(mut parsed) = url::Url::parse(url.expose()) else {
-        return (url.redacted().to_string(), None);
-    };
-    let pass = parsed.password().map(percent_decode);
-    let _ = parsed.set_password(None);
-    let keep: Vec<(String, String)> = parsed
-        .query_pairs()
-        .filter(|(k, _)| {
-            matches!(
-                k.as_ref(),
-                "sslmode" | "sslrootcert" | "sslcert" | "sslkey" | "application_name"
-            )
-        })
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    parsed.set_query(None);
-    if !keep.is_empty() {
-        parsed.query_pairs_mut().extend_pairs(keep);
-    }
-    let _ = parsed.set_scheme("postgresql");
-    (parsed.to_string(), pass)
-}
-
-fn mysql_args(cmd: &mut tokio::process::Command, url: &DatabaseUrl) {
-    if let Ok(parsed) = url::Url::parse(url.expose()) {
-        cmd.arg(format!(
-            "--host={}",
-            parsed.host_str().unwrap_or("127.0.0.1")
-        ));
-        cmd.arg(format!("--port={}", parsed.port().unwrap_or(3306)));
-        if !parsed.username().is_empty() {
-            cmd.arg(format!("--user={}", percent_decode(parsed.username())));
-        }
-        if let Some(p) = parsed.password() {
-            cmd.env("MYSQL_PWD", percent_decode(p));
-        }
-    }
-}
-
-fn percent_decode(s: &str) -> String {
-    url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_else(|| s.to_string())
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(out)
 }

@@ -34,11 +34,13 @@ impl Outcome {
         }
     }
 
-    fn parse(s: &str) -> Self {
+    /// The outcome stored as `s`; `None` for anything else (a malformed row).
+    pub fn parse(s: &str) -> Option<Self> {
         match s {
-            "succeeded" => Self::Succeeded,
-            "failed" => Self::Failed,
-            _ => Self::InProgress,
+            "succeeded" => Some(Self::Succeeded),
+            "failed" => Some(Self::Failed),
+            "in-progress" => Some(Self::InProgress),
+            _ => None,
         }
     }
 }
@@ -84,51 +86,21 @@ impl Entry {
     }
 }
 
-/// This machine's host name.
+/// This machine's host name (`whoami`), or `unknown-host`.
 pub fn host_name() -> String {
-    std::env::var("HOSTNAME")
+    whoami::fallible::hostname()
         .ok()
-        .filter(|h| !h.is_empty())
-        .or_else(|| {
-            std::fs::read_to_string("/etc/hostname")
-                .ok()
-                .map(|h| h.trim().to_string())
-        })
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "unknown-host".into())
 }
 
-/// The OS user running this process: `$USER` (or `$USERNAME`, `$LOGNAME`), else the name of
-/// the process's uid in `/etc/passwd`, else `uid N`.
+/// The OS user running this process (`whoami`: the account of the process's uid), or
+/// `unknown-user`.
 pub fn os_user() -> String {
-    if let Some(user) = ["USER", "USERNAME", "LOGNAME"]
-        .iter()
-        .filter_map(|k| std::env::var(k).ok())
-        .find(|v| !v.is_empty())
-    {
-        return user;
-    }
-    let uid = std::fs::read_to_string("/proc/self/status")
+    whoami::fallible::username()
         .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix("Uid:"))
-                .and_then(|rest| rest.split_whitespace().next().map(str::to_string))
-        });
-    let Some(uid) = uid else {
-        return "unknown-user".into();
-    };
-    std::fs::read_to_string("/etc/passwd")
-        .ok()
-        .and_then(|passwd| {
-            passwd.lines().find_map(|l| {
-                let mut fields = l.split(':');
-                let name = fields.next()?;
-                (fields.nth(1)? == uid).then(|| name.to_string())
-            })
-        })
-        .unwrap_or_else(|| format!("uid {uid}"))
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| "unknown-user".into())
 }
 
 /// Current UTC time with microsecond precision.
@@ -248,10 +220,10 @@ impl History {
         }
         let mut stmt = stmt;
         stmt.returning_col(Alias::new("id"));
-        let row = db.query_one(&stmt).await?;
-        Ok(row
-            .and_then(|r| r.try_get_by_index::<i64>(0).ok())
-            .unwrap_or(0))
+        let row = db.query_one(&stmt).await?.ok_or_else(|| {
+            DbErr::Custom("inserting into the migration history returned no id".into())
+        })?;
+        row.try_get_by_index::<i64>(0)
     }
 
     /// PostgreSQL only: the ledger change (`up`: insert, `down`: delete) and a `succeeded`
@@ -366,7 +338,8 @@ impl History {
         let sql = format!(
             "SELECT CAST(COALESCE((SELECT {agg}({arr}(version, applied_at)) FROM {ledger_t}), {empty}){text} AS CHAR(1000000)) AS ledger, \
                     CAST(COALESCE((SELECT {agg}({arr}(id, version, direction, checksum, outcome, transactional, \
-                                                       repaired_at IS NOT NULL, error, duration_ms, started_at)) \
+                                                       repaired_at, error, duration_ms, started_at, finished_at, \
+                                                       tool_version, host, os_user)) \
                        FROM {table} WHERE id IN (\
                          SELECT MAX(id) FROM {table} GROUP BY version \
                          UNION SELECT MAX(id) FROM {table} WHERE outcome = 'succeeded' AND direction <> 'down' GROUP BY version \
@@ -408,24 +381,31 @@ impl History {
             .ok_or_else(|| bad("history is not an array"))?
             .iter()
             .map(|r| {
+                let id = json_i64(&r[0]).ok_or_else(|| bad("a history row without an id"))?;
+                let field = |name: &str| malformed(&self.table, id, name);
+                let time = |v: &serde_json::Value, name: &str| -> Result<Option<NaiveDateTime>, DbErr> {
+                    match json_str(v) {
+                        None => Ok(None),
+                        Some(t) => parse_time(&t).map(Some).ok_or_else(|| field(name)),
+                    }
+                };
                 Ok(Entry {
-                    id: json_i64(&r[0]).ok_or_else(|| bad("id"))?,
-                    version: json_str(&r[1]).ok_or_else(|| bad("version"))?,
-                    direction: json_str(&r[2]).ok_or_else(|| bad("direction"))?,
+                    id,
+                    version: json_str(&r[1]).ok_or_else(|| field("version"))?,
+                    direction: json_str(&r[2]).ok_or_else(|| field("direction"))?,
                     checksum: json_str(&r[3]),
-                    outcome: Outcome::parse(&json_str(&r[4]).unwrap_or_default()),
-                    transactional: json_bool(&r[5]),
-                    // Only whether it is set matters to a run.
-                    repaired_at: json_bool(&r[6]).then(NaiveDateTime::default),
+                    outcome: json_str(&r[4])
+                        .and_then(|o| Outcome::parse(&o))
+                        .ok_or_else(|| field("outcome"))?,
+                    transactional: json_bool(&r[5]).ok_or_else(|| field("transactional"))?,
+                    repaired_at: time(&r[6], "repaired_at")?,
                     error: json_str(&r[7]),
                     duration_ms: json_i64(&r[8]),
-                    started_at: json_str(&r[9])
-                        .and_then(|t| parse_time(&t))
-                        .unwrap_or_default(),
-                    finished_at: None,
-                    tool_version: String::new(),
-                    host: String::new(),
-                    os_user: String::new(),
+                    started_at: time(&r[9], "started_at")?.ok_or_else(|| field("started_at"))?,
+                    finished_at: time(&r[10], "finished_at")?,
+                    tool_version: json_str(&r[11]).ok_or_else(|| field("tool_version"))?,
+                    host: json_str(&r[12]).ok_or_else(|| field("host"))?,
+                    os_user: json_str(&r[13]).ok_or_else(|| field("os_user"))?,
                 })
             })
             .collect::<Result<Vec<_>, DbErr>>()?;
@@ -481,9 +461,16 @@ fn json_i64(v: &serde_json::Value) -> Option<i64> {
         .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
 }
 
-fn json_bool(v: &serde_json::Value) -> bool {
-    v.as_bool()
-        .unwrap_or_else(|| json_i64(v).is_some_and(|n| n != 0))
+fn json_bool(v: &serde_json::Value) -> Option<bool> {
+    v.as_bool().or_else(|| json_i64(v).map(|n| n != 0))
+}
+
+/// The error for history row `id` of `table` whose `field` is missing or unreadable.
+fn malformed(table: &str, id: i64, field: &str) -> DbErr {
+    DbErr::Custom(format!(
+        "row {id} of the migration history ({table}) has a missing or malformed `{field}`: fix \
+         or delete that row by hand (it is only a record), then run the command again"
+    ))
 }
 
 fn parse_time(t: &str) -> Option<NaiveDateTime> {
@@ -500,6 +487,7 @@ fn entry(r: &QueryResult) -> Result<Entry, DbErr> {
         Ok(v) => v,
         Err(_) => i64::from(r.try_get::<i32>("", "id")?),
     };
+    let outcome = r.try_get::<String>("", "outcome")?;
     Ok(Entry {
         id,
         version: r.try_get("", "version")?,
@@ -508,7 +496,7 @@ fn entry(r: &QueryResult) -> Result<Entry, DbErr> {
         started_at: r.try_get("", "started_at")?,
         finished_at: r.try_get("", "finished_at")?,
         duration_ms: r.try_get("", "duration_ms")?,
-        outcome: Outcome::parse(&r.try_get::<String>("", "outcome")?),
+        outcome: Outcome::parse(&outcome).ok_or_else(|| malformed("history", id, "outcome"))?,
         error: r.try_get("", "error")?,
         transactional: r.try_get("", "transactional")?,
         repaired_at: r.try_get("", "repaired_at")?,

@@ -204,9 +204,22 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
-    /// Write a backup of the database into the backup directory
-    Backup,
-    /// Replace the database's contents with a backup file
+    /// Write a backup of the database into the backup directory (with --list or --verify:
+    /// inspect backups instead)
+    Backup {
+        /// List the backups in the backup directory with their manifests
+        #[arg(long, conflicts_with = "verify")]
+        list: bool,
+        /// Check one backup file (manifest, size, SHA-256, the backend's own tool) without
+        /// restoring it
+        #[arg(long, value_name = "FILE")]
+        verify: Option<PathBuf>,
+        /// Output format of --list and --verify
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Replace the database's contents with a verified backup file (a safety backup of the
+    /// target is taken first unless --no-backup)
     Restore {
         /// The backup file
         file: PathBuf,
@@ -257,7 +270,7 @@ impl Command {
             Command::Fresh { .. } => "fresh",
             Command::Refresh { .. } => "refresh",
             Command::Reset { .. } => "reset",
-            Command::Backup => "backup",
+            Command::Backup { .. } => "backup",
             Command::Restore { .. } => "restore",
             Command::Doctor { .. } => "doctor",
             Command::Generate { .. } => "generate",

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use chrono::Utc;
 
+use crate::cli::output::{errln, outln};
 use crate::config::Config;
 use crate::error::MigrateError;
 use crate::generate::Clock;
@@ -69,9 +70,9 @@ pub async fn run_command(
             notes,
         } => {
             for note in &notes {
-                println!("{note}");
+                outln!("{note}");
             }
-            println!(
+            outln!(
                 "Nothing to change: the entity schema matches {compared_with}. No migration written."
             );
         }
@@ -81,25 +82,25 @@ pub async fn run_command(
             summary,
             warnings,
         } => {
-            println!("Created {}", migration.path.display());
-            println!(
+            outln!("Created {}", migration.path.display());
+            outln!(
                 "Registered {} in {}",
                 migration.module,
                 migration.registered_in.display()
             );
-            println!("Snapshot {}", snapshot.display());
+            outln!("Snapshot {}", snapshot.display());
             for line in &summary {
-                println!("  {line}");
+                outln!("  {line}");
             }
             for w in &warnings {
-                eprintln!("warning: {w}");
+                errln!("warning: {w}");
             }
             let up = if warnings.iter().any(|w| w.starts_with("destructive")) {
                 "up --allow-destructive"
             } else {
                 "up"
             };
-            println!(
+            outln!(
                 "Review the file, then apply it with `{} {up}`.",
                 config.bin_name
             );

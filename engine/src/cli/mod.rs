@@ -4,6 +4,7 @@
 
 pub mod args;
 pub mod autogen;
+pub mod backup;
 pub mod output;
 pub mod review;
 
@@ -16,7 +17,8 @@ pub use crate::cli::args::{
     parse_from, with_env_vars,
 };
 pub use crate::cli::output::{EventLog, Format};
-use crate::backup::{self, BackupConfig};
+use crate::cli::output::outln;
+use crate::backup::BackupConfig;
 use crate::config::Config;
 use crate::db::backend_name;
 use crate::db::{ConnectSettings, DatabaseUrl, connect};
@@ -53,7 +55,10 @@ pub async fn run<M: MigratorTrait>(cli: Cli, config: &Config) -> i32 {
             .unwrap_or_default(),
         cli.migrate.safety.log_file.clone(),
     );
-    match execute::<M>(cli, log.clone(), config).await {
+    let result = execute::<M>(cli, log.clone(), config).await;
+    // Output lost to a closed pipe is not an error; output lost otherwise (a full disk) is.
+    let result = result.and_then(|()| crate::cli::output::take_stdout_error().map_or(Ok(()), Err));
+    match result {
         Ok(()) => 0,
         Err(err) => {
             log.error(&err);
@@ -113,8 +118,8 @@ pub async fn execute<M: MigratorTrait>(
             .await;
         }
         let made = generate::generate(&cwd, name, chrono::Utc::now(), clock, config)?;
-        println!("Created {}", made.path.display());
-        println!(
+        outln!("Created {}", made.path.display());
+        outln!(
             "Registered {} in {}",
             made.module,
             made.registered_in.display()
@@ -123,6 +128,9 @@ pub async fn execute<M: MigratorTrait>(
     }
     if let Command::Sql(args) = &command {
         return crate::cli::review::run_sql(args, &M::migrations()).await;
+    }
+    if let Some(done) = crate::cli::backup::offline(&command, &cli.safety).await {
+        return done;
     }
     let safety = cli.safety;
     let destructive = matches!(
@@ -219,6 +227,12 @@ async fn dispatch(
                 .filter(|s| s.status == State::Pending)
                 .map(|s| s.version.clone())
                 .collect();
+            if check {
+                let problems = runner.verify().await?;
+                if !problems.is_empty() {
+                    return Err(MigrateError::Inconsistent { problems });
+                }
+            }
             if check && !pending.is_empty() {
                 return Err(MigrateError::Pending {
                     count: pending.len(),
@@ -229,13 +243,13 @@ async fn dispatch(
         Command::History { format, limit } => {
             let entries = runner.history(limit).await?;
             match format {
-                Format::Json => println!("{}", serde_json::json!({ "history": entries })),
+                Format::Json => outln!("{}", serde_json::json!({ "history": entries })),
                 Format::Text => {
                     if entries.is_empty() {
-                        println!("No migration has run on this database yet.");
+                        outln!("No migration has run on this database yet.");
                     }
                     for e in &entries {
-                        println!(
+                        outln!(
                             "{}  {:<6} {:<40} {:<11} {:>7}  {}@{}  {}{}",
                             e.started_at.format("%Y-%m-%d %H:%M:%S"),
                             e.direction,
@@ -248,7 +262,7 @@ async fn dispatch(
                             e.host,
                             e.checksum
                                 .as_deref()
-                                .map(|c| &c[..c.len().min(12)])
+                                .map(|c| c.get(..12).unwrap_or(c))
                                 .unwrap_or("-"),
                             e.error
                                 .as_deref()
@@ -263,41 +277,35 @@ async fn dispatch(
             }
         }
         Command::Repair => {
-            let (checksums, repaired) = runner.repair().await?;
-            println!(
-                "Repair: recorded {checksums} checksum(s), marked {repaired} failed run(s) as repaired."
+            let done = runner.repair_report().await?;
+            if !done.ledger_rows.is_empty() {
+                outln!(
+                    "Re-added {} ledger row(s) the history records as applied: {}.",
+                    done.ledger_rows.len(),
+                    done.ledger_rows.join(", ")
+                );
+            }
+            outln!(
+                "Repair: recorded {} checksum(s), marked {} failed run(s) as repaired.",
+                done.checksums,
+                done.failed_runs
             );
         }
         Command::Fresh { .. } => report(runner.fresh().await?),
         Command::Refresh { .. } => report(runner.refresh().await?),
         Command::Reset { .. } => report(runner.reset().await?),
-        Command::Backup => {
-            let label = runner
-                .status()
-                .await?
-                .iter()
-                .filter(|s| s.status != State::Pending)
-                .map(|s| s.version.clone())
-                .next_back()
-                .unwrap_or_else(|| "empty".into());
-            let taken = backup::take(runner.connection(), url, backup_config, &label).await?;
-            println!(
-                "Backup written: {} ({} bytes)",
-                taken.path.display(),
-                taken.bytes
-            );
-        }
+        Command::Backup { .. } => crate::cli::backup::take(runner, url, backup_config).await?,
         Command::Restore { file, overwrite } => {
-            backup::restore(runner.connection().clone(), url, &file, overwrite).await?;
-            println!("Restored {} into {}", file.display(), url.redacted());
+            crate::cli::backup::restore(runner, url, backup_config, &file, overwrite, backups)
+                .await?
         }
         Command::Doctor { format } => {
             let report = doctor::run(runner, url, backups.then_some(backup_config)).await;
             match format {
-                Format::Json => println!("{}", serde_json::to_string(&report).unwrap_or_default()),
+                Format::Json => outln!("{}", serde_json::to_string(&report).unwrap_or_default()),
                 Format::Text => {
                     for c in &report.checks {
-                        println!("[{}] {}: {}", c.level.label(), c.name, c.detail);
+                        outln!("[{}] {}: {}", c.level.label(), c.name, c.detail);
                     }
                 }
             }
@@ -339,7 +347,7 @@ fn report(steps: Vec<Step>) {
     if ups > 0 {
         parts.push(format!("applied {ups}"));
     }
-    println!("Done: {} migration(s) in {total} ms.", parts.join(", "));
+    outln!("Done: {} migration(s) in {total} ms.", parts.join(", "));
 }
 
 fn print_status(url: &DatabaseUrl, runner: &Runner, states: &[MigrationState], format: Format) {
@@ -351,9 +359,10 @@ fn print_status(url: &DatabaseUrl, runner: &Runner, states: &[MigrationState], f
                 "database": url.redacted(),
                 "backend": backend_name(backend),
                 "pending": pending,
+                "missing_from_ledger": states.iter().filter(|s| s.status == State::MissingFromLedger).count(),
                 "migrations": states,
             });
-            println!("{doc}");
+            outln!("{doc}");
         }
         Format::Text => {
             let width = states
@@ -362,8 +371,8 @@ fn print_status(url: &DatabaseUrl, runner: &Runner, states: &[MigrationState], f
                 .max()
                 .unwrap_or(9)
                 .max(9);
-            println!("Database: {} ({})", url.redacted(), backend_name(backend));
-            println!(
+            outln!("Database: {} ({})", url.redacted(), backend_name(backend));
+            outln!(
                 "{:<width$}  {:<8}  {:<19}  {:>8}  Checksum",
                 "Migration", "Status", "Applied at (UTC)", "Took"
             );
@@ -372,6 +381,7 @@ fn print_status(url: &DatabaseUrl, runner: &Runner, states: &[MigrationState], f
                     State::Applied => "applied",
                     State::Pending => "pending",
                     State::Unknown => "UNKNOWN",
+                    State::MissingFromLedger => "MISSING",
                 };
                 let at = s
                     .applied_at
@@ -387,23 +397,34 @@ fn print_status(url: &DatabaseUrl, runner: &Runner, states: &[MigrationState], f
                     ChecksumState::Unrecorded => "unrecorded",
                     ChecksumState::None => "-",
                 };
-                println!(
+                outln!(
                     "{:<width$}  {status:<8}  {at:<19}  {took:>8}  {checksum}",
                     s.version
                 );
             }
             let unknown = states.iter().filter(|s| s.status == State::Unknown).count();
-            println!(
+            outln!(
                 "{} migration(s), {pending} pending.",
                 states.len() - unknown
             );
             if unknown > 0 {
-                println!(
+                outln!(
                     "{unknown} applied migration(s) are UNKNOWN to this build: a newer build migrated this database."
                 );
             }
+            let missing = states
+                .iter()
+                .filter(|s| s.status == State::MissingFromLedger)
+                .count();
+            if missing > 0 {
+                outln!(
+                    "{missing} migration(s) are MISSING from the ledger ({}) though the history records them as applied: \
+                     check that their changes are in the schema, then run `migration repair` to re-add the ledger rows.",
+                    runner.config().ledger_table
+                );
+            }
             if states.iter().any(|s| s.checksum == ChecksumState::Changed) {
-                println!(
+                outln!(
                     "A CHANGED checksum means a migration was edited after it was applied: see `migration up` for the way out."
                 );
             }
@@ -442,9 +463,13 @@ fn scrub(url: &DatabaseUrl, err: MigrateError) -> MigrateError {
     }
 }
 
+/// The `-v` statement log on stderr: coloured only on a terminal without `NO_COLOR`, and
+/// never failing (or panicking) when stderr is closed.
 fn init_statement_log() {
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(crate::cli::output::colour(&std::io::stderr()))
+        .log_internal_errors(false)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("sea_orm=info,sqlx=info")),

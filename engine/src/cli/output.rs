@@ -1,8 +1,17 @@
 //! What the command line writes: the output [`Format`] and the [`EventLog`] (stderr, text or
-//! one JSON object per line, and optionally a log file).
+//! one JSON object per line, and optionally a log file), through `outln!`/`out!` (stdout)
+//! and `errln!` (stderr).
+//!
+//! A closed stream is not an error and never a panic (Rust ignores `SIGPIPE`, so writing to a
+//! pipe whose reader has gone returns `EPIPE`, on which `println!` panics): what cannot be
+//! written is dropped (events still go to the log file), the command goes on (a running
+//! migration finishes and is recorded), and the exit status is the command's own: 0 when it
+//! succeeds, e.g. `migration status | head -n1`. Any other failure to write stdout (a full
+//! disk) makes the command fail with [`MigrateError::Output`]. Nothing written here has colour.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use clap::ValueEnum;
@@ -10,6 +19,78 @@ use clap::ValueEnum;
 use crate::error::MigrateError;
 use crate::plan::Direction;
 use crate::run::runner::Event;
+
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+static STDERR_CLOSED: AtomicBool = AtomicBool::new(false);
+static STDOUT_ERROR: Mutex<Option<std::io::Error>> = Mutex::new(None);
+
+/// Writes to stdout; after a failed write (a closed pipe, a full disk) writes nothing more.
+/// Use [`outln!`] and [`out!`].
+pub fn write_stdout(args: std::fmt::Arguments<'_>) {
+    if STDOUT_CLOSED.load(Ordering::Relaxed) {
+        return;
+    }
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_fmt(args).and_then(|()| out.flush()) {
+        STDOUT_CLOSED.store(true, Ordering::Relaxed);
+        if e.kind() != std::io::ErrorKind::BrokenPipe
+            && let Ok(mut first) = STDOUT_ERROR.lock()
+        {
+            first.get_or_insert(e);
+        }
+    }
+}
+
+/// Writes to stderr, dropping what cannot be written (there is nowhere left to report it).
+pub fn write_stderr(args: std::fmt::Arguments<'_>) {
+    if STDERR_CLOSED.load(Ordering::Relaxed) {
+        return;
+    }
+    let mut err = std::io::stderr().lock();
+    if err.write_fmt(args).and_then(|()| err.flush()).is_err() {
+        STDERR_CLOSED.store(true, Ordering::Relaxed);
+    }
+}
+
+/// The first failure to write stdout other than a closed pipe, once.
+pub fn take_stdout_error() -> Option<MigrateError> {
+    let source = STDOUT_ERROR.lock().ok()?.take()?;
+    Some(MigrateError::Output {
+        stream: "stdout",
+        source,
+    })
+}
+
+/// Whether `stream` may be coloured: a terminal, and `NO_COLOR` unset or empty.
+pub fn colour(stream: &impl IsTerminal) -> bool {
+    stream.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// `print!` that never panics: see the [module](self).
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::cli::output::write_stdout(format_args!($($arg)*))
+    };
+}
+
+/// `println!` that never panics: see the [module](self).
+macro_rules! outln {
+    () => {
+        $crate::cli::output::write_stdout(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::cli::output::write_stdout(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// `eprintln!` that never panics: see the [module](self).
+macro_rules! errln {
+    ($($arg:tt)*) => {
+        $crate::cli::output::write_stderr(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+pub(crate) use {errln, out, outln};
 
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
@@ -40,7 +121,7 @@ impl EventLog {
             {
                 Ok(f) => Some(Arc::new(Mutex::new(f))),
                 Err(e) => {
-                    eprintln!(
+                    errln!(
                         "warning: cannot open the log file {}: {e}; logging to stderr only",
                         p.display()
                     );
@@ -59,9 +140,9 @@ impl EventLog {
             map.insert("level".into(), level.into());
         }
         match self.format {
-            Format::Json => eprintln!("{obj}"),
-            Format::Text if level == "error" => eprintln!("error: {text}"),
-            Format::Text => eprintln!("{text}"),
+            Format::Json => errln!("{obj}"),
+            Format::Text if level == "error" => errln!("error: {text}"),
+            Format::Text => errln!("{text}"),
         }
         if let Some(file) = &self.file
             && let Ok(mut f) = file.lock()

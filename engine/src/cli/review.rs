@@ -8,6 +8,7 @@ use sea_orm_migration::MigrationTrait;
 use crate::review::check::{self, CheckOptions};
 use crate::cli::args::{CheckArgs, DriftArgs, LintArgs, ScriptDirection, SqlArgs};
 use crate::cli::output::Format;
+use crate::cli::output::{errln, out, outln};
 use crate::db::DatabaseUrl;
 use crate::error::MigrateError;
 use crate::review::lint::{self, Finding};
@@ -63,17 +64,17 @@ pub async fn run_sql(
                 path: path.clone(),
                 source: e,
             })?;
-            eprintln!(
+            errln!(
                 "Wrote {} migration(s) to {}; apply with: {}",
                 script.migrations.len(),
                 path.display(),
                 script.apply_hint()
             );
         }
-        None => print!("{text}"),
+        None => out!("{text}"),
     }
     for m in script.migrations.iter().filter(|m| m.data_dependent()) {
-        eprintln!(
+        errln!(
             "warning: {} queries the database while it runs; its SQL in the script assumes the queries return no rows (see the DATA-DEPENDENT comment).",
             m.version
         );
@@ -90,13 +91,13 @@ pub async fn run_dry_run(
     target: &Target,
 ) -> Result<(), MigrateError> {
     let dry = script::dry_run(runner, migrations, url.redacted(), direction, target).await?;
-    print!("{}", dry.to_text());
+    out!("{}", dry.to_text());
     Ok(())
 }
 
 fn print_findings(findings: &[Finding]) {
     for f in findings {
-        println!("{f}");
+        outln!("{f}");
     }
 }
 
@@ -118,7 +119,7 @@ pub async fn run_review(
                 .filter(|f| f.severity == lint::Severity::Error)
                 .count();
             match args.format {
-                Format::Json => println!(
+                Format::Json => outln!(
                     "{}",
                     serde_json::json!({
                         "database": url.redacted(),
@@ -129,13 +130,13 @@ pub async fn run_review(
                     })
                 ),
                 Format::Text => {
-                    println!(
+                    outln!(
                         "Lint of {} migrations on {} ({backend})",
                         if args.all { "all" } else { "pending" },
                         url.redacted()
                     );
                     print_findings(&findings);
-                    println!("{}.", lint::summary(&findings));
+                    outln!("{}.", lint::summary(&findings));
                 }
             }
             if errors > 0 {
@@ -149,7 +150,7 @@ pub async fn run_review(
         ReviewCommand::Drift(args) => {
             let drift = crate::review::drift::drift_of(runner).await?;
             match args.format {
-                Format::Json => println!(
+                Format::Json => outln!(
                     "{}",
                     serde_json::json!({
                         "database": url.redacted(),
@@ -158,17 +159,17 @@ pub async fn run_review(
                     })
                 ),
                 Format::Text => {
-                    println!(
+                    outln!(
                         "Drift of {} ({backend}) from the entity schema:",
                         url.redacted()
                     );
                     for d in &drift.differences {
-                        println!("  {d}");
+                        outln!("  {d}");
                     }
                     if drift.is_empty() {
-                        println!("No drift: the database matches the entities.");
+                        outln!("No drift: the database matches the entities.");
                     } else {
-                        println!("{} difference(s).", drift.differences.len());
+                        outln!("{} difference(s).", drift.differences.len());
                     }
                 }
             }
@@ -187,7 +188,7 @@ pub async fn run_review(
             };
             let report = check::check(runner, url, migrations, &options).await?;
             match args.format {
-                Format::Json => println!(
+                Format::Json => outln!(
                     "{}",
                     serde_json::json!({
                         "database": report.database,
@@ -200,9 +201,9 @@ pub async fn run_review(
                     })
                 ),
                 Format::Text => {
-                    println!("Check of {} ({backend})", report.database);
+                    outln!("Check of {} ({backend})", report.database);
                     print_findings(&report.findings);
-                    println!(
+                    outln!(
                         "{}: {}.",
                         if report.passed() { "PASSED" } else { "FAILED" },
                         lint::summary(&report.findings)

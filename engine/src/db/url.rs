@@ -3,17 +3,16 @@
 use std::fmt;
 use std::time::Duration;
 
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr, RuntimeErr};
 
-use crate::error::MigrateError;
+use crate::error::{DbErrorKind, MigrateError, classify, db_code};
 
 /// A database URL whose password never leaves this type unredacted: `Display` and `Debug`
-/// show `***` in its place.
+/// show `***` in its place (in the userinfo and in a `password=` query parameter).
 #[derive(Clone)]
 pub struct DatabaseUrl {
     raw: String,
     redacted: String,
-    secret: Option<String>,
     backend: DbBackend,
     defaulted: bool,
 }
@@ -49,7 +48,6 @@ impl DatabaseUrl {
             "mariadb" => format!("mysql{}", &raw[scheme_end..]),
             _ => raw.to_string(),
         };
-        let mut secret = None;
         let mut redacted = normalized.clone();
         if backend == DbBackend::Sqlite {
             let path = normalized["sqlite:".len()..].trim_start_matches("//");
@@ -80,19 +78,11 @@ impl DatabaseUrl {
                     reason: "it names no database (add /dbname after the host)".into(),
                 });
             }
-            if let Some(password) = parsed.password() {
-                secret = Some(password.to_string());
-                let mut shown = parsed.clone();
-                let _ = shown.set_password(Some("***"));
-                redacted = shown.to_string();
-            } else {
-                redacted = parsed.to_string();
-            }
+            redacted = redact_parsed(&parsed);
         }
         Ok(Self {
             raw: normalized,
             redacted,
-            secret,
             backend,
             defaulted: false,
         })
@@ -105,7 +95,6 @@ impl DatabaseUrl {
         Self {
             redacted: raw.clone(),
             raw,
-            secret: None,
             backend: DbBackend::Sqlite,
             defaulted: true,
         }
@@ -152,18 +141,25 @@ impl DatabaseUrl {
         &self.raw
     }
 
-    /// Removes the password (raw and percent-decoded) from any text, e.g. a driver's error.
+    /// Hides credentials in `text` (e.g. a tool's error) by structure, never by searching for
+    /// the password's text: this URL becomes its redacted form, and in every other URL-shaped
+    /// part (`scheme://user:pass@host`, `?password=`) the password becomes `***`. Words that
+    /// happen to equal the password are left alone.
     pub fn scrub(&self, text: &str) -> String {
-        let mut out = text.replace(&self.raw, &self.redacted);
-        if let Some(secret) = self.secret.as_deref().filter(|s| !s.is_empty()) {
-            out = out.replace(secret, "***");
-            if let Ok(decoded) = percent_decode(secret)
-                && !decoded.is_empty()
-            {
-                out = out.replace(&decoded, "***");
-            }
-        }
-        out
+        redact_urls(&text.replace(&self.raw, &self.redacted))
+    }
+
+    /// The user name in the URL, percent-decoded (PostgreSQL/MySQL).
+    pub fn username(&self) -> Option<String> {
+        let parsed = url::Url::parse(&self.raw).ok()?;
+        Some(decode(parsed.username())).filter(|u| !u.is_empty())
+    }
+
+    /// The password in the URL, percent-decoded, for handing to a tool only (e.g. in
+    /// `PGPASSWORD`/`MYSQL_PWD`, never on a command line).
+    pub fn password(&self) -> Option<String> {
+        let parsed = url::Url::parse(&self.raw).ok()?;
+        parsed.password().map(decode)
     }
 
     /// The database name (PostgreSQL/MySQL) or file path (SQLite).
@@ -195,23 +191,96 @@ impl fmt::Debug for DatabaseUrl {
     }
 }
 
-fn percent_decode(s: &str) -> Result<String, std::string::FromUtf8Error> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
-            if let Some(v) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                out.push(v);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
+fn decode(s: &str) -> String {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+/// `parsed` with the password of its userinfo and of a `password=` query parameter as `***`.
+fn redact_parsed(parsed: &url::Url) -> String {
+    let mut shown = parsed.clone();
+    if parsed.password().is_some() {
+        let _ = shown.set_password(Some("***"));
     }
-    String::from_utf8(out)
+    if parsed.query_pairs().any(|(k, _)| is_password_key(&k)) {
+        let pairs: Vec<(String, String)> = parsed
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if is_password_key(&k) { "***".into() } else { v.into_owned() };
+                (k.into_owned(), v)
+            })
+            .collect();
+        shown.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    shown.to_string()
+}
+
+fn is_password_key(key: &str) -> bool {
+    key.eq_ignore_ascii_case("password")
+}
+
+/// Replaces the password of every URL-shaped part of `text` by `***`: what stands between the
+/// first `:` of the userinfo and its `@` (the last `@` before the query), and the value of a
+/// `password=` query parameter. Found by structure only.
+fn redact_urls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(sep) = rest.find("://") {
+        let scheme_start = rest[..sep]
+            .char_indices()
+            .rev()
+            .find(|(_, c)| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
+            .map_or(0, |(i, c)| i + c.len_utf8());
+        let body_start = sep + 3;
+        out.push_str(&rest[..body_start]);
+        let after = &rest[body_start..];
+        if scheme_start == sep {
+            rest = after;
+            continue;
+        }
+        let end = after
+            .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '`' | '<' | '>'))
+            .unwrap_or(after.len());
+        out.push_str(&redact_url_body(&after[..end]));
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// [`redact_urls`] for the part of one URL after `scheme://`.
+fn redact_url_body(body: &str) -> String {
+    let query_at = body.find(['?', '#']).unwrap_or(body.len());
+    let (head, tail) = body.split_at(query_at);
+    let mut out = String::with_capacity(body.len());
+    match head.rfind('@') {
+        Some(at) => match head[..at].find(':') {
+            Some(colon) => {
+                out.push_str(&head[..=colon]);
+                out.push_str("***");
+                out.push_str(&head[at..]);
+            }
+            _ => out.push_str(head),
+        },
+        None => out.push_str(head),
+    }
+    // The query: `password=` values, up to the next `&`, `;` or `#`.
+    let mut rest = tail;
+    while let Some(i) = rest.find(['?', '&', ';']) {
+        out.push_str(&rest[..=i]);
+        rest = &rest[i + 1..];
+        let key_end = rest.find('=').filter(|&e| !rest[..e].contains(['&', ';', '#']));
+        if let Some(eq) = key_end.filter(|&e| is_password_key(&rest[..e])) {
+            out.push_str(&rest[..=eq]);
+            rest = &rest[eq + 1..];
+            let value_end = rest.find(['&', ';', '#']).unwrap_or(rest.len());
+            out.push_str("***");
+            rest = &rest[value_end..];
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Best-effort redaction of a URL that failed to parse: hides whatever stands between the
@@ -307,11 +376,11 @@ pub async fn connect(
     let connecting = Database::connect(opts);
     tokio::pin!(connecting);
     tokio::select! {
-        result = &mut connecting => return result.map_err(|e| connect_error(url, &e)),
+        result = &mut connecting => return result.map_err(|e| connect_error(url, e)),
         _ = tokio::time::sleep(Duration::from_millis(250)) => {}
     }
     probe(url, settings.connect_timeout).await?;
-    connecting.await.map_err(|e| connect_error(url, &e))
+    connecting.await.map_err(|e| connect_error(url, e))
 }
 
 /// Fails fast when nothing listens at the server's address: the driver's pool would otherwise
@@ -332,10 +401,11 @@ async fn probe(url: &DatabaseUrl, timeout: Duration) -> Result<(), MigrateError>
         return Ok(());
     };
     let port = parsed.port().unwrap_or(default_port);
-    let fail = |cause: String, hint: &str| MigrateError::Connect {
+    let fail = |cause: String, hint: &str, source: Option<std::io::Error>| MigrateError::Connect {
         url: url.redacted().to_string(),
         cause,
         hint: hint.to_string(),
+        source: source.map(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>),
     };
     match tokio::time::timeout(
         timeout,
@@ -346,56 +416,123 @@ async fn probe(url: &DatabaseUrl, timeout: Duration) -> Result<(), MigrateError>
         Ok(Ok(_)) => Ok(()),
         Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => Err(fail(
             format!("connection refused by {host}:{port}"),
-            "Is the server running and listening at that host and port?",
+            HINT_REFUSED,
+            Some(e),
         )),
         Ok(Err(e)) => Err(fail(
             format!("cannot reach {host}:{port} ({e})"),
-            "Check the host name and port in the URL, and the network.",
+            HINT_NETWORK,
+            Some(e),
         )),
         Err(_) => Err(fail(
             format!(
                 "no answer from {host}:{port} within {} s",
                 timeout.as_secs()
             ),
-            "The server did not answer in time: check the host, port and network.",
+            HINT_TIMEOUT,
+            None,
         )),
     }
 }
 
-fn connect_error(url: &DatabaseUrl, err: &DbErr) -> MigrateError {
-    let cause = url.scrub(&err.to_string());
+const HINT_REFUSED: &str = "Is the server running and listening at that host and port?";
+const HINT_NETWORK: &str = "Check the host name and port in the URL, and the network.";
+const HINT_TIMEOUT: &str = "The server did not answer in time: check the host, port and network.";
+
+/// The error of a failed connection: the driver's message (it never contains the password)
+/// with its code, and a hint chosen by the driver's code or error kind, never by its text.
+fn connect_error(url: &DatabaseUrl, err: DbErr) -> MigrateError {
+    let sqlx = match &err {
+        DbErr::Conn(RuntimeErr::SqlxError(e))
+        | DbErr::Exec(RuntimeErr::SqlxError(e))
+        | DbErr::Query(RuntimeErr::SqlxError(e)) => Some(e.as_ref()),
+        _ => None,
+    };
+    let code = db_code(&err);
+    let backend = url.backend();
+    let cause = match (sqlx.and_then(|e| e.as_database_error()), &code) {
+        (Some(d), Some(code)) => {
+            let label = match backend {
+                DbBackend::Postgres => "SQLSTATE",
+                DbBackend::MySql => "error",
+                _ => "SQLite code",
+            };
+            format!("{} ({label} {code})", d.message())
+        }
+        (Some(d), None) => d.message().to_string(),
+        _ => sqlx.map_or_else(|| err.to_string(), ToString::to_string),
+    };
+    let cause = url.scrub(&cause);
     let cause = match cause.rfind(" at line ") {
         Some(i) if cause[i + 9..].chars().all(|c| c.is_ascii_digit()) => cause[..i].to_string(),
         _ => cause,
     };
-    let lower = cause.to_ascii_lowercase();
-    let hint = if lower.contains("refused") || lower.contains("no route") {
-        "Is the server running and listening at that host and port?"
-    } else if lower.contains("password")
-        || lower.contains("access denied")
-        || lower.contains("authentication")
-    {
-        "Check the user name and password in the URL (-u or DATABASE_URL)."
-    } else if lower.contains("does not exist") || lower.contains("unknown database") {
-        "Create the database first (PostgreSQL: createdb NAME; MySQL: CREATE DATABASE NAME), \
-         or fix its name in the URL."
-    } else if lower.contains("timed out") || lower.contains("timeout") {
-        "The server did not answer in time: check the host, port and network."
-    } else if lower.contains("unable to open")
-        || lower.contains("readonly")
-        || lower.contains("permission")
-    {
-        "Check that the SQLite file's directory exists and is writable."
-    } else if lower.contains("dns") || lower.contains("lookup") || lower.contains("resolve") {
-        "The host name could not be resolved: check it."
-    } else {
-        "Check the URL (-u or DATABASE_URL) and that the server is reachable."
+    let db = url.database_name();
+    let hint = match classify(&err) {
+        DbErrorKind::UnknownRole => "The role (user) in the URL does not exist on this server, or pg_hba.conf \
+             does not let it connect from here: fix the user name in the URL (-u or DATABASE_URL), or create \
+             the role (createuser NAME, or CREATE ROLE name LOGIN PASSWORD '...')."
+            .to_string(),
+        DbErrorKind::AuthFailed => {
+            "Check the user name and password in the URL (-u or DATABASE_URL).".to_string()
+        }
+        DbErrorKind::UnknownDatabase => match backend {
+            DbBackend::MySql => format!(
+                "Create the database first (CREATE DATABASE `{db}`), or fix its name in the URL."
+            ),
+            _ => format!("Create the database first (createdb {db}), or fix its name in the URL."),
+        },
+        DbErrorKind::PermissionDenied => match backend {
+            DbBackend::MySql => format!(
+                "The user may not use the database `{db}` (or it does not exist and the user may not \
+                 see it): create it, grant the user access (GRANT ALL ON `{db}`.* TO ...), or use another user."
+            ),
+            _ => format!(
+                "The user may not connect to the database {db}: grant it (GRANT CONNECT ON DATABASE \
+                 {db} TO ...), or use another user."
+            ),
+        },
+        DbErrorKind::LockTimeout => {
+            "The database is locked by another process: try again when it is done.".to_string()
+        }
+        DbErrorKind::MissingTable | DbErrorKind::Other => other_hint(backend, sqlx, code.as_deref()),
     };
     MigrateError::Connect {
         url: url.redacted().to_string(),
         cause,
-        hint: hint.to_string(),
+        hint,
+        source: Some(Box::new(err)),
     }
+}
+
+/// The hint for a connection error without a code [`classify`] knows.
+fn other_hint(backend: DbBackend, err: Option<&sqlx::Error>, code: Option<&str>) -> String {
+    const GENERIC: &str = "Check the URL (-u or DATABASE_URL) and that the server is reachable.";
+    if backend == DbBackend::Sqlite {
+        // Primary result codes: SQLITE_READONLY 8, SQLITE_CANTOPEN 14, SQLITE_NOTADB 26.
+        return match code.and_then(|c| c.parse::<i64>().ok()).map(|c| c & 0xff) {
+            Some(8 | 14) => "Check that the SQLite file's directory exists and is writable.",
+            Some(26) => "The file is not a SQLite database: check the path in the URL.",
+            _ => GENERIC,
+        }
+        .to_string();
+    }
+    match err {
+        Some(sqlx::Error::Io(e)) => match e.kind() {
+            std::io::ErrorKind::ConnectionRefused => HINT_REFUSED,
+            std::io::ErrorKind::TimedOut => HINT_TIMEOUT,
+            _ => HINT_NETWORK,
+        },
+        Some(sqlx::Error::PoolTimedOut) => HINT_TIMEOUT,
+        Some(sqlx::Error::Tls(_)) => {
+            "The TLS handshake failed: check the server's TLS set-up and the URL's ssl options."
+        }
+        Some(sqlx::Error::Configuration(_)) => {
+            "The driver does not accept an option of the URL: check its query parameters."
+        }
+        _ => GENERIC,
+    }
+    .to_string()
 }
 
 #[cfg(test)]
@@ -408,10 +545,60 @@ mod tests {
         assert_eq!(url.redacted(), "postgres://app:***@db.example:5432/oht50");
         assert!(!format!("{url:?}").contains("s3cr"));
         assert!(!url.to_string().contains("s3cr"));
+        assert_eq!(url.password().as_deref(), Some("s3cr@t"));
+        assert_eq!(url.username().as_deref(), Some("app"));
         assert_eq!(
-            url.scrub("failed for s3cr@t and s3cr%40t"),
-            "failed for *** and ***"
+            url.scrub("connecting to postgres://app:s3cr%40t@db.example:5432/oht50 failed"),
+            "connecting to postgres://app:***@db.example:5432/oht50 failed"
         );
+        let url = DatabaseUrl::parse("postgres://db.example/oht50?password=hunter2&sslmode=disable")
+            .unwrap();
+        assert_eq!(
+            url.redacted(),
+            "postgres://db.example/oht50?password=***&sslmode=disable"
+        );
+    }
+
+    #[test]
+    fn scrub_masks_by_structure_not_by_text() {
+        // A one-character password: words containing it stay intact.
+        let url = DatabaseUrl::parse("mysql://app:s@127.0.0.1:3306/oht50").unwrap();
+        let msg = "Access denied for user 'app'@'localhost' to database 'oht50'";
+        assert_eq!(url.scrub(msg), msg);
+        assert_eq!(url.redacted(), "mysql://app:***@127.0.0.1:3306/oht50");
+        // The password equals the user name.
+        let url = DatabaseUrl::parse("mysql://root:root@127.0.0.1:3306/oht50").unwrap();
+        let msg = "Access denied for user 'root'@'localhost' (using password: YES)";
+        assert_eq!(url.scrub(msg), msg);
+        assert_eq!(url.redacted(), "mysql://root:***@127.0.0.1:3306/oht50");
+        // A common word.
+        let url = DatabaseUrl::parse("postgres://app:password@h/oht50").unwrap();
+        let msg = "password authentication failed for user \"app\"";
+        assert_eq!(url.scrub(msg), msg);
+        // Percent-encoded: neither the encoded nor the decoded text is searched for.
+        let url = DatabaseUrl::parse("postgres://app:p%40ss%3Aw%2Frd%25@h/oht50").unwrap();
+        assert_eq!(url.redacted(), "postgres://app:***@h/oht50");
+        assert_eq!(url.password().as_deref(), Some("p@ss:w/rd%"));
+        assert_eq!(url.scrub("database \"oht50\" does not exist"), "database \"oht50\" does not exist");
+    }
+
+    #[test]
+    fn scrub_redacts_any_url_shaped_credentials() {
+        let url = DatabaseUrl::parse("sqlite://x.db").unwrap();
+        assert_eq!(
+            url.scrub("tried postgres://u:p%40x@h:5432/db and 'mariadb://root:root@db/x', then mysql://a@b/c"),
+            "tried postgres://u:***@h:5432/db and 'mariadb://root:***@db/x', then mysql://a@b/c"
+        );
+        assert_eq!(
+            url.scrub("dsn=postgres://h/db?sslmode=require&PASSWORD=s3cret#frag done"),
+            "dsn=postgres://h/db?sslmode=require&PASSWORD=***#frag done"
+        );
+        // Unencoded `@` in a password: everything up to the last `@` is hidden.
+        assert_eq!(url.scrub("postgres://u:a@b@h/db"), "postgres://u:***@h/db");
+        // Idempotent, and no `://` means nothing to do.
+        assert_eq!(url.scrub("postgres://u:***@h/db"), "postgres://u:***@h/db");
+        assert_eq!(url.scrub("user 'root'@'localhost' :// x"), "user 'root'@'localhost' :// x");
+        assert_eq!(url.scrub("ünïcode://u:p@h/d"), "ünïcode://u:***@h/d");
     }
 
     #[test]

@@ -15,13 +15,12 @@ use std::process::{Command, Stdio};
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbBackend};
-use serde_json::Value;
 
 use crate::config::Config;
 use crate::error::MigrateError;
 use crate::schema::entities::Entities;
 use crate::generate::{self, Clock, GeneratedMigration};
-use crate::schema::{self, Column, ForeignKey, Index, Schema, Table};
+use crate::schema::{self, Schema};
 
 use crate::generate::{codegen, diff};
 pub use crate::generate::diff::{Changes, TableChange};
@@ -71,7 +70,7 @@ pub fn registered_migrations(src_dir: &Path) -> Result<Vec<String>, MigrateError
     let lib = src_dir.join("lib.rs");
     let text = fs::read_to_string(&lib).map_err(|e| {
         MigrateError::Autogenerate(format!(
-            "cannot read {}: {e}; run this inside the oht50-db workspace",
+            "cannot read {}: {e}; run this inside the workspace of the migration crate",
             lib.display()
         ))
     })?;
@@ -115,91 +114,7 @@ pub fn read_snapshot(path: &Path) -> Result<Schema, MigrateError> {
         ))
     };
     let text = fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
-    let doc: Value = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
-    schema_from_json(&doc).map_err(bad)
-}
-
-fn schema_from_json(doc: &Value) -> Result<Schema, String> {
-    let strs = |v: &Value, what: &str| -> Result<Vec<String>, String> {
-        v.as_array()
-            .ok_or(format!("{what} is not a list"))?
-            .iter()
-            .map(|s| {
-                s.as_str()
-                    .map(str::to_string)
-                    .ok_or(format!("{what} holds a non-string"))
-            })
-            .collect()
-    };
-    let text = |v: &Value, key: &str| -> Result<String, String> {
-        v.get(key)
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .ok_or(format!("`{key}` is missing"))
-    };
-    let flag = |v: &Value, key: &str| v.get(key).and_then(Value::as_bool).unwrap_or(false);
-    let mut schema = Schema::default();
-    let tables = doc
-        .get("tables")
-        .and_then(Value::as_object)
-        .ok_or("`tables` is missing")?;
-    for (name, t) in tables {
-        let mut table = Table {
-            primary_key: strs(t.get("primary_key").unwrap_or(&Value::Null), "primary_key")?,
-            ..Table::default()
-        };
-        for c in t
-            .get("columns")
-            .and_then(Value::as_array)
-            .ok_or("`columns` is missing")?
-        {
-            table.columns.push(Column {
-                name: text(c, "name")?,
-                data_type: text(c, "data_type")?,
-                nullable: flag(c, "nullable"),
-                default: c.get("default").and_then(Value::as_str).map(str::to_string),
-                auto_increment: flag(c, "auto_increment"),
-            });
-        }
-        for u in t
-            .get("uniques")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            table.uniques.insert(strs(u, "uniques")?);
-        }
-        for f in t
-            .get("foreign_keys")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            table.foreign_keys.insert(ForeignKey {
-                columns: strs(f.get("columns").unwrap_or(&Value::Null), "columns")?,
-                ref_table: text(f, "ref_table")?,
-                ref_columns: strs(f.get("ref_columns").unwrap_or(&Value::Null), "ref_columns")?,
-                on_delete: text(f, "on_delete")?,
-                on_update: text(f, "on_update")?,
-            });
-        }
-        for (iname, ix) in t
-            .get("indexes")
-            .and_then(Value::as_object)
-            .into_iter()
-            .flatten()
-        {
-            table.indexes.insert(
-                iname.clone(),
-                Index {
-                    columns: strs(ix.get("columns").unwrap_or(&Value::Null), "columns")?,
-                    unique: flag(ix, "unique"),
-                },
-            );
-        }
-        schema.tables.insert(name.clone(), table);
-    }
-    Ok(schema)
+    serde_json::from_str(&text).map_err(|e| bad(e.to_string()))
 }
 
 /// The schema at the latest migration of `src_dir`'s crate, from its snapshot, and where it

@@ -616,7 +616,7 @@ pub fn render(
         let list: Vec<&str> = uses.helpers.iter().copied().collect();
         let _ = writeln!(
             out,
-            "{}use crate::author::columns::{{{}}};",
+            "{}use migration_engine::author::columns::{{{}}};",
             if uses.runtime { "" } else { "\n" },
             list.join(", ")
         );

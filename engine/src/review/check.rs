@@ -42,6 +42,11 @@ pub fn integrity_findings(problems: &[Problem]) -> Vec<Finding> {
                     version,
                     "inspect the schema, finish or undo the migration by hand, then run `migration repair`",
                 ),
+                Problem::MissingFromLedger { version, .. } => (
+                    "missing-from-ledger",
+                    version,
+                    "check that its changes are in the schema, then run `migration repair` to re-add its ledger row",
+                ),
                 Problem::UnknownApplied { .. } | Problem::OutOfOrder { .. } => return None,
             };
             Some(Finding {

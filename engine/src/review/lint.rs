@@ -14,7 +14,7 @@ use crate::error::MigrateError;
 use crate::plan::Direction;
 use crate::plan::capture::{Capture, capture};
 pub use crate::plan::finding::*;
-use crate::plan::finding::static_findings;
+use crate::plan::finding::{StatementKind, classify, static_findings};
 use crate::run::runner::{Runner, State};
 use crate::schema::{self, Schema};
 // ---------------------------------------------------------------------------------------------
@@ -46,7 +46,7 @@ impl ScratchDb {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.subsec_nanos())
             .unwrap_or(0);
-        let name = format!("oht50_lint_{}_{nanos:x}", std::process::id());
+        let name = format!("lint_scratch_{}_{nanos:x}", std::process::id());
         let mut parsed = url::Url::parse(url.expose()).map_err(|e| url.scrub(&e.to_string()))?;
         parsed.set_path(&format!("/{name}"));
         main.execute_unprepared(&format!("CREATE DATABASE {}", quote(backend, &name)))
@@ -109,17 +109,14 @@ async fn snapshot(db: &DatabaseConnection) -> Result<Schema, DbErr> {
 }
 
 /// Index names the migrations create explicitly (as opposed to MySQL's implicit FK indexes).
-fn explicit_indexes(captures: &[Capture]) -> BTreeSet<String> {
+fn explicit_indexes(captures: &[Capture], backend: DbBackend) -> BTreeSet<String> {
     captures
         .iter()
         .flat_map(|c| c.statements.iter())
-        .filter_map(|s| {
-            let u = upper(s);
-            if u.starts_with("CREATE INDEX") || u.starts_with("CREATE UNIQUE INDEX") {
-                ident_after(s, "INDEX")
-            } else {
-                None
-            }
+        .flat_map(|s| classify(s, backend))
+        .filter_map(|k| match k {
+            StatementKind::CreateIndex { name, .. } => name,
+            _ => None,
         })
         .collect()
 }
@@ -186,10 +183,19 @@ fn pg_change_is_cheap(old: &str, new: &str) -> bool {
     }
 }
 
-fn statement_touching<'a>(up: &'a Capture, table: &str, column: &str) -> Option<&'a str> {
+fn statement_touching<'a>(
+    up: &'a Capture,
+    table: &str,
+    column: &str,
+    backend: DbBackend,
+) -> Option<&'a str> {
     up.statements
         .iter()
-        .find(|s| s.contains(table) && s.contains(column) && upper(s).starts_with("ALTER TABLE"))
+        .find(|s| {
+            classify(s, backend).iter().any(|k| {
+                matches!(k, StatementKind::AlterTable(a) if a.is_on(table) && a.touches(column, s))
+            })
+        })
         .map(String::as_str)
 }
 
@@ -213,7 +219,7 @@ fn schema_findings(
             if bc.data_type == ac.data_type {
                 continue;
             }
-            let stmt = statement_touching(up, tname, &bc.name);
+            let stmt = statement_touching(up, tname, &bc.name, backend);
             if is_narrowing(&bc.data_type, &ac.data_type) {
                 out.push(Finding::new(
                     rules::NARROWING_TYPE,
@@ -259,7 +265,13 @@ fn schema_findings(
                 let stmt = up
                     .statements
                     .iter()
-                    .find(|s| upper(s).starts_with("DROP INDEX") && s.contains(iname.as_str()))
+                    .find(|s| {
+                        classify(s, backend).iter().any(|k| match k {
+                            StatementKind::DropIndex(names) => names.contains(iname),
+                            StatementKind::AlterTable(a) => a.dropped_indexes.contains(iname),
+                            _ => false,
+                        })
+                    })
                     .map(String::as_str);
                 out.push(Finding::new(
                     rules::DROP_FK_INDEX,
@@ -393,7 +405,7 @@ pub async fn lint(
         }
         return out;
     };
-    let explicit = explicit_indexes(&ups);
+    let explicit = explicit_indexes(&ups, backend);
     let last = selected.iter().copied().max();
     for (i, m) in migrations.iter().enumerate() {
         if last.is_some_and(|l| i > l) {

@@ -75,6 +75,9 @@ pub enum State {
     Pending,
     /// Recorded as applied, but this build does not have it.
     Unknown,
+    /// The history records it as applied but its ledger row is gone ([`Problem::MissingFromLedger`]).
+    #[serde(rename = "missing-from-ledger")]
+    MissingFromLedger,
 }
 
 /// How an applied migration's recorded checksum compares with what it does now.
@@ -117,6 +120,17 @@ pub struct Step {
     pub duration_ms: u128,
 }
 
+
+/// What [`Runner::repair_report`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Repaired {
+    /// Checksums recorded anew.
+    pub checksums: usize,
+    /// Failed runs marked repaired.
+    pub failed_runs: u64,
+    /// Versions whose ledger row was re-added from the history.
+    pub ledger_rows: Vec<String>,
+}
 
 /// The ordered list of migrations a runner knows, oldest first.
 pub type Migrations = Vec<Box<dyn MigrationTrait>>;
@@ -161,6 +175,9 @@ struct Recorded {
     durations: HashMap<String, i64>,
     /// Per version: the id of its latest row.
     latest: HashMap<String, i64>,
+    /// Versions of this build the history records as applied and the ledger lacks, with when
+    /// they were applied (Unix seconds); see [`Runner::missing_from_ledger`].
+    missing: BTreeMap<String, i64>,
 }
 
 impl Recorded {
@@ -201,6 +218,7 @@ impl Recorded {
             checksums,
             durations,
             latest,
+            missing: BTreeMap::new(),
         }
     }
 
@@ -359,7 +377,31 @@ impl Runner {
             Err(e) => return Err(db_err("reading the migration ledger and history")(e)),
         };
         let applied = applied.into_iter().collect();
-        Ok(Some(Recorded::new(applied, entries)))
+        let mut rec = Recorded::new(applied, entries);
+        rec.missing = self.missing_from_ledger(conn, &rec).await?;
+        Ok(Some(rec))
+    }
+
+    /// Versions of this build that the history records as applied (their latest successful run
+    /// is an `up` or a `repair`, and their latest run is not a `down`) but the ledger lacks,
+    /// with when they were applied. Reads the whole history only when the rows in `rec` cannot
+    /// tell: a failed run after the last success, and a `down` possibly in between.
+    async fn missing_from_ledger<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        rec: &Recorded,
+    ) -> Result<BTreeMap<String, i64>, MigrateError> {
+        let names: BTreeSet<&str> = self.names().into_iter().collect();
+        let (missing, unsure) = applied_by_history(&rec.entries, &rec.applied, &names);
+        if !unsure {
+            return Ok(missing);
+        }
+        let all = self
+            .history
+            .entries(conn, None)
+            .await
+            .map_err(db_err("reading the migration history"))?;
+        Ok(applied_by_history(&all, &rec.applied, &names).0)
     }
 
     /// [`Runner::read`], treating missing bookkeeping as an empty record.
@@ -399,6 +441,12 @@ impl Runner {
         for version in plan::unknown_applied(&names, &rec.versions()) {
             problems.push(Problem::UnknownApplied { version });
         }
+        for version in rec.missing.keys() {
+            problems.push(Problem::MissingFromLedger {
+                version: version.clone(),
+                ledger_table: self.ledger.table().to_string(),
+            });
+        }
         let last_applied = names.iter().rposition(|n| rec.applied.contains_key(*n));
         for (i, name) in names.iter().enumerate() {
             if rec.applied.contains_key(*name) {
@@ -414,6 +462,7 @@ impl Runner {
                 }
             } else if let Some(last) = last_applied.filter(|&l| l > i)
                 && !self.options.allow_out_of_order
+                && !rec.missing.contains_key(*name)
             {
                 problems.push(Problem::OutOfOrder {
                     version: name.to_string(),
@@ -438,7 +487,8 @@ impl Runner {
         let names = self.names();
         let mut out = Vec::with_capacity(names.len());
         for (i, name) in names.iter().enumerate() {
-            let at = rec.applied.get(*name);
+            let missing = rec.missing.get(*name);
+            let at = rec.applied.get(*name).or(missing);
             let checksum = match (at, rec.checksum(name)) {
                 (None, _) => ChecksumState::None,
                 (Some(_), None) => ChecksumState::Unrecorded,
@@ -452,7 +502,9 @@ impl Runner {
             };
             out.push(MigrationState {
                 version: name.to_string(),
-                status: if at.is_some() {
+                status: if missing.is_some() {
+                    State::MissingFromLedger
+                } else if at.is_some() {
                     State::Applied
                 } else {
                     State::Pending
@@ -538,8 +590,17 @@ impl Runner {
     }
 
     /// Records the current checksum of every applied migration and marks failed runs repaired.
-    /// Returns (checksums recorded, failed entries repaired).
+    /// Returns (checksums recorded, failed entries repaired). See [`Runner::repair_report`].
     pub async fn repair(&self) -> Result<(usize, u64), MigrateError> {
+        let done = self.repair_report().await?;
+        Ok((done.checksums, done.failed_runs))
+    }
+
+    /// `repair`: marks failed runs repaired, re-adds the ledger rows of migrations the history
+    /// records as applied ([`Problem::MissingFromLedger`]: the history is append-only, so it
+    /// is trusted over the ledger; the row gets the time of the recorded `up`), and records
+    /// the current checksum of every applied migration.
+    pub async fn repair_report(&self) -> Result<Repaired, MigrateError> {
         let lock = self.lock().await?;
         let result = match &lock {
             MigrationLock::Sqlite(txn) => self.repair_locked(txn).await,
@@ -548,10 +609,7 @@ impl Runner {
         finish_locked(lock, &self.db, result).await
     }
 
-    async fn repair_locked<C: ConnectionTrait>(
-        &self,
-        conn: &C,
-    ) -> Result<(usize, u64), MigrateError> {
+    async fn repair_locked<C: ConnectionTrait>(&self, conn: &C) -> Result<Repaired, MigrateError> {
         self.ensure_bookkeeping(conn).await?;
         let rec = self.read_or_empty(conn).await?;
         let repaired = self
@@ -559,9 +617,27 @@ impl Runner {
             .mark_repaired(conn)
             .await
             .map_err(db_err("repairing the history"))?;
+        for (version, applied_at) in &rec.missing {
+            let stmt = sea_orm::sea_query::Query::insert()
+                .into_table(sea_orm::sea_query::Alias::new(self.ledger.table()))
+                .columns([
+                    sea_orm::sea_query::Alias::new("version"),
+                    sea_orm::sea_query::Alias::new("applied_at"),
+                ])
+                .values([version.as_str().into(), (*applied_at).into()])
+                .map_err(|e| MigrateError::Database {
+                    action: "re-adding a ledger row".into(),
+                    cause: e.to_string(),
+                    source: None,
+                })?
+                .to_owned();
+            conn.execute(&stmt)
+                .await
+                .map_err(db_err("re-adding a ledger row"))?;
+        }
         let mut recorded = 0;
         for (i, name) in self.names().iter().enumerate() {
-            if !rec.applied.contains_key(*name) {
+            if !rec.applied.contains_key(*name) && !rec.missing.contains_key(*name) {
                 continue;
             }
             let current = self.checksum(i).await?;
@@ -584,7 +660,11 @@ impl Runner {
                 recorded += 1;
             }
         }
-        Ok((recorded, repaired))
+        Ok(Repaired {
+            checksums: recorded,
+            failed_runs: repaired,
+            ledger_rows: rec.missing.keys().cloned().collect(),
+        })
     }
 
     async fn lock(&self) -> Result<MigrationLock, MigrateError> {
@@ -620,6 +700,10 @@ impl Runner {
             Op::Fresh | Op::Refresh => None,
         };
         let nothing = exists && planned.as_ref().is_some_and(|p| p.steps.is_empty());
+        // A ledger row gone missing makes its migration look pending: refuse before backing up.
+        if !rec.missing.is_empty() && !matches!(op, Op::Fresh) {
+            refuse(self.problems(&rec).await?)?;
+        }
         if let Some(plan) = planned.as_ref().filter(|p| p.direction == Direction::Up) {
             self.refuse_destructive(plan).await?;
         }
@@ -694,6 +778,24 @@ impl Runner {
                     .await
                     .map_err(db_err("dropping all tables"))?;
                 (self.observer)(&Event::DroppedTables { tables: &tables });
+                // The history must not go on saying they are applied (see `missing_from_ledger`).
+                for version in rec.applied.keys().chain(rec.missing.keys()) {
+                    let now = history::now();
+                    self.history
+                        .append(
+                            conn,
+                            version,
+                            Direction::Down.as_str(),
+                            None,
+                            now,
+                            Some(now),
+                            Outcome::Succeeded,
+                            None,
+                            true,
+                        )
+                        .await
+                        .map_err(db_err("recording the dropped migrations in the history"))?;
+                }
                 self.ledger
                     .ensure(conn)
                     .await
@@ -1005,4 +1107,41 @@ where
 
 fn db_err(action: &'static str) -> impl Fn(DbErr) -> MigrateError {
     MigrateError::database(action)
+}
+
+/// Over `entries` (any subset of the history holding each version's latest row and latest
+/// successful non-`down` row): the versions in `names` whose latest successful run is not a
+/// `down`, whose latest run is not a `down`, and which `ledger` lacks, with the time of that
+/// run. The flag says whether a failed run follows such a success, so a `down` between them
+/// may be missing from a subset.
+fn applied_by_history(
+    entries: &[history::Entry],
+    ledger: &BTreeMap<String, i64>,
+    names: &BTreeSet<&str>,
+) -> (BTreeMap<String, i64>, bool) {
+    let mut latest: HashMap<&str, &history::Entry> = HashMap::new();
+    let mut success: HashMap<&str, &history::Entry> = HashMap::new();
+    for e in entries {
+        let v = e.version.as_str();
+        if latest.get(v).is_none_or(|l| e.id > l.id) {
+            latest.insert(v, e);
+        }
+        if e.outcome == Outcome::Succeeded && success.get(v).is_none_or(|l| e.id > l.id) {
+            success.insert(v, e);
+        }
+    }
+    let down = Direction::Down.as_str();
+    let mut missing = BTreeMap::new();
+    let mut unsure = false;
+    for (version, last) in latest {
+        if ledger.contains_key(version) || !names.contains(version) || last.direction == down {
+            continue;
+        }
+        let Some(ok) = success.get(version).filter(|ok| ok.direction != down) else {
+            continue;
+        };
+        unsure |= ok.id != last.id;
+        missing.insert(version.to_string(), ok.started_at.and_utc().timestamp());
+    }
+    (missing, unsure)
 }

@@ -11,14 +11,15 @@ use std::collections::{BTreeMap, BTreeSet};
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, QueryResult, Statement};
 
 /// The schema of one database (PostgreSQL: the current schema).
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Schema {
     /// Tables by name.
     pub tables: BTreeMap<String, Table>,
 }
 
 /// One table.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct Table {
     /// Columns in table order.
     pub columns: Vec<Column>,
@@ -33,22 +34,25 @@ pub struct Table {
 }
 
 /// One column.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Column {
     /// Name.
     pub name: String,
     /// Native type, lowercase.
     pub data_type: String,
     /// Whether NULL is allowed.
+    #[serde(default)]
     pub nullable: bool,
     /// Server default, normalised (`true`/`false` for booleans); `None` for none.
+    #[serde(default)]
     pub default: Option<String>,
     /// Identity / serial / AUTO_INCREMENT / SQLite rowid alias.
+    #[serde(default)]
     pub auto_increment: bool,
 }
 
 /// One foreign key (names are not compared: SQLite does not keep them).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct ForeignKey {
     /// Referencing columns.
     pub columns: Vec<String>,
@@ -63,11 +67,12 @@ pub struct ForeignKey {
 }
 
 /// One index.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Index {
     /// Indexed columns in order.
     pub columns: Vec<String>,
     /// Whether it is a unique index.
+    #[serde(default)]
     pub unique: bool,
 }
 
@@ -95,6 +100,7 @@ impl Table {
 
 /// Reads the schema of the connected database.
 pub async fn inspect<C: ConnectionTrait>(db: &C) -> Result<Schema, DbErr> {
+    // Hand-written per backend rather than sea-schema's discovery; each function says why.
     match db.get_database_backend() {
         DbBackend::Postgres => inspect_postgres(db).await,
         DbBackend::MySql => inspect_mysql(db).await,
@@ -140,6 +146,7 @@ fn normalize_default(default: Option<String>, data_type: &str) -> Option<String>
 }
 
 async fn inspect_postgres<C: ConnectionTrait>(db: &C) -> Result<Schema, DbErr> {
+    // Not sea-schema: its PostgreSQL discovery (0.18) reports no non-unique indexes and parses types and defaults into enums (Type, ColumnDefault), losing the catalogue's text (`character varying(50)`, `'x'::character varying`).
     let mut schema = Schema::default();
     for row in rows(db, "SELECT tablename::text AS name FROM pg_catalog.pg_tables WHERE schemaname = current_schema()").await? {
         schema.tables.insert(s(&row, "name")?, Table::default());
@@ -255,6 +262,7 @@ async fn inspect_postgres<C: ConnectionTrait>(db: &C) -> Result<Schema, DbErr> {
 }
 
 async fn inspect_mysql<C: ConnectionTrait>(db: &C) -> Result<Schema, DbErr> {
+    // Not sea-schema: its MySQL discovery (0.18) parses column_type and column_default into enums (Type, ColumnDefault) without the reported text (`int(11)`, `datetime(6)`, MariaDB's `'x'`), and ignores the CHECK (json_valid(..)) that marks MariaDB JSON.
     let mut schema = Schema::default();
     for row in rows(
         db,
@@ -365,6 +373,7 @@ async fn inspect_mysql<C: ConnectionTrait>(db: &C) -> Result<Schema, DbErr> {
 }
 
 async fn inspect_sqlite<C: ConnectionTrait>(db: &C) -> Result<Schema, DbErr> {
+    // Not sea-schema: its SQLite discovery (0.18) maps declared types to sea-query's ColumnType (`integer` becomes BigInteger, `datetime_text` DateTime) and strips quotes from defaults, parsing them as i64/f32, so the declared text is lost.
     let mut schema = Schema::default();
     let tables = rows(
         db,

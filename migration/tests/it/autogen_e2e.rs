@@ -1,7 +1,7 @@
 //! HEAVY (two `cargo build`s of a copy of the workspace, about 1-2 minutes on 2 cores):
 //! `generate --autogenerate` end to end, on every backend.
 //!
-//! A copy of the workspace (entity + migration only, the same Cargo.lock, built into the same
+//! A copy of the workspace (engine + entity + migration only, the same Cargo.lock, built into the same
 //! target directory so dependencies are reused) gets a set of entity edits: a new table with a
 //! foreign key and an index, a nullable column, a NOT NULL column with a default, a new index,
 //! a changed ON DELETE action, a dropped column and a declared column rename. Its binary
@@ -14,7 +14,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use migration_engine::{drift, inspect};
+use migration_engine::review::drift;
+use migration_engine::schema as inspect;
 use sea_orm::ConnectionTrait;
 
 use crate::support::{ok, run_bin, stderr, stdout};
@@ -75,11 +76,22 @@ fn make_copy(dir: &Path) {
         .expect("[profile.dev] in root Cargo.toml");
     let manifest = format!("{}{}", &root[..start], &root[end..])
         .replace(
-            "members = [\".\", \"entity\", \"migration\", \"seed\"]",
-            "members = [\"entity\", \"migration\"]",
+            "members = [\".\", \"engine\", \"entity\", \"migration\", \"seed\", \"test-support\"]",
+            "members = [\"engine\", \"entity\", \"migration\"]",
         )
         .lines()
         .filter(|l| !l.starts_with("seed ="))
+        .map(|l| {
+            // Dev-dependencies of the copied members still resolve, to the real crate.
+            if l.starts_with("test-support =") {
+                format!(
+                    "test-support = {{ path = {:?} }}",
+                    workspace().join("test-support").display().to_string()
+                )
+            } else {
+                l.to_string()
+            }
+        })
         .collect::<Vec<_>>()
         .join("\n");
     std::fs::write(dir.join("Cargo.toml"), manifest + "\n").unwrap();
@@ -96,6 +108,7 @@ fn make_copy(dir: &Path) {
             &dir.join(krate).join("src"),
         );
     }
+    copy_dir(&workspace().join("engine"), &dir.join("engine"));
     copy_dir(
         &workspace().join("migration/snapshots"),
         &dir.join("migration/snapshots"),

@@ -9,4 +9,7 @@ mod cli;
 mod deploy;
 mod review_cli;
 mod scale;
+mod messages;
+mod pipes;
+mod redaction;
 mod support;

@@ -7,7 +7,6 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use test_support::TestDb;
-use migration_engine::schema;
 
 const BIN: &str = env!("CARGO_BIN_EXE_migration");
 
@@ -36,9 +35,9 @@ fn code(o: &Output) -> Option<i32> {
     o.status.code()
 }
 
-async fn snapshot(db: &TestDb) -> inspect::Schema {
+async fn snapshot(db: &TestDb) -> migration_engine::schema::Schema {
     let conn = db.connect().await;
-    let s = inspect::inspect(&conn).await.expect("inspect");
+    let s = migration_engine::schema::inspect(&conn).await.expect("inspect");
     let _ = conn.close().await;
     s
 }
@@ -61,7 +60,7 @@ fn sql_needs_no_database() {
     assert_eq!(code(&o), Some(0), "{}", err(&o));
     let text = out(&o);
     assert!(
-        text.starts_with("-- OHT-50 migrations: `up` for PostgreSQL"),
+        text.starts_with("-- Migrations: `up` for PostgreSQL"),
         "{text}"
     );
     assert_eq!(text.matches("BEGIN;").count(), 3);

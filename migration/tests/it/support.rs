@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use test_support::TestDb;
-use migration_engine::schema;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_migration");
 
@@ -100,9 +99,9 @@ pub fn applied(dir: &Path, url: &str) -> Vec<String> {
 }
 
 /// The schema and the ledger rows of `db`.
-pub async fn snapshot(db: &TestDb) -> (inspect::Schema, Vec<(String, i64)>) {
+pub async fn snapshot(db: &TestDb) -> (migration_engine::schema::Schema, Vec<(String, i64)>) {
     let conn = db.connect().await;
-    let schema = inspect::inspect(&conn).await.expect("inspect");
+    let schema = migration_engine::schema::inspect(&conn).await.expect("inspect");
     let ledger = if schema.tables.contains_key("seaql_migrations") {
         migration_engine::bookkeeping::ledger::Ledger::default()
             .applied(&conn)

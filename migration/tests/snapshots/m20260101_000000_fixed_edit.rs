@@ -16,8 +16,8 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DbBackend;
 
-use crate::autogen::runtime;
-use crate::columns::{float, index, integer, json, pk, string, timestamp};
+use migration_engine::author::columns::{float, index, integer, json, pk, string, timestamp};
+use migration_engine::author::rebuild as runtime;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;

@@ -8,7 +8,7 @@ use std::process::{Command, Output};
 use entity::users;
 use sea_orm::EntityTrait;
 use seed::passwords;
-use support::{count, migrated};
+use crate::support::{count, migrated};
 
 const ADMIN_PW: &str = "Cli-Admin-Password-Xy1";
 const OPERATOR_PW: &str = "Cli-Operator-Password-Zq2";

@@ -7,7 +7,7 @@ use seed::SeedError;
 use seed::dev::{self, DevOptions};
 use seed::fixtures::{self, DumpOptions, LoadOptions};
 use serde_json::json;
-use support::{count, migrated};
+use crate::support::{count, migrated};
 
 fn small(seed: u64) -> DevOptions {
     DevOptions {
@@ -116,7 +116,7 @@ async fn refuses_to_add_the_same_seed_twice_and_writes_nothing_then() {
         dev::generate(&conn, &small(3), &mut |_, _, _| {})
             .await
             .unwrap();
-        let before = support::counts(&conn).await;
+        let before = crate::support::counts(&conn).await;
         let err = dev::generate(&conn, &small(3), &mut |_, _, _| {})
             .await
             .unwrap_err();
@@ -124,7 +124,7 @@ async fn refuses_to_add_the_same_seed_twice_and_writes_nothing_then() {
             matches!(err, SeedError::DevDataPresent { seed: 3, .. }),
             "{err:?}"
         );
-        assert_eq!(support::counts(&conn).await, before);
+        assert_eq!(crate::support::counts(&conn).await, before);
         // Another seed adds to it, with ids after the existing ones.
         dev::generate(&conn, &small(4), &mut |_, _, _| {})
             .await
@@ -149,7 +149,7 @@ async fn refuses_to_add_the_same_seed_twice_and_writes_nothing_then() {
 #[tokio::test]
 async fn refuses_unmigrated_databases_and_bad_arguments() {
     each_backend!("dev_refuse", |db| {
-        let conn = support::connect(&db).await;
+        let conn = crate::support::connect(&db).await;
         let err = dev::generate(&conn, &small(1), &mut |_, _, _| {})
             .await
             .unwrap_err();

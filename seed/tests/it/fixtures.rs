@@ -7,7 +7,7 @@ use seed::SeedError;
 use seed::fixtures::{self, DumpOptions, LoadOptions};
 use seed::passwords::{self, Secret};
 use serde_json::json;
-use support::{counts, migrated};
+use crate::support::{counts, migrated};
 
 fn opts() -> LoadOptions {
     LoadOptions {

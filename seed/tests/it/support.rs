@@ -1,7 +1,8 @@
 //! Shared helpers of the seed tests (included with `#[path]`).
 #![allow(dead_code)]
 
-use migration::{ConnectSettings, DatabaseUrl, Migrator, MigratorTrait, Runner, Target};
+use migration::{Migrator, MigratorTrait};
+use migration_engine::{ConnectSettings, DatabaseUrl, Runner, Target};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 
 use test_support::TestDb;
@@ -9,7 +10,7 @@ use test_support::TestDb;
 /// Connects like the seed binary does (one connection).
 pub async fn connect(db: &TestDb) -> DatabaseConnection {
     let url = DatabaseUrl::parse(&db.url).expect("test URL");
-    migration::connect(&url, &ConnectSettings::default())
+    migration_engine::connect(&url, &ConnectSettings::default())
         .await
         .expect("connect")
 }
@@ -17,7 +18,7 @@ pub async fn connect(db: &TestDb) -> DatabaseConnection {
 /// Connects and applies every migration.
 pub async fn migrated(db: &TestDb) -> DatabaseConnection {
     let conn = connect(db).await;
-    Runner::new(conn.clone(), Migrator::migrations())
+    Runner::with_config(conn.clone(), Migrator::migrations(), migration::config())
         .up(&Target::All)
         .await
         .expect("migrate");

@@ -1,0 +1,5 @@
+#[macro_use]
+extern crate test_support;
+
+mod backups;
+mod example;
