@@ -294,7 +294,7 @@ pub async fn run(manager: &SchemaManager<'_>, job: &dyn BatchJob) -> Result<Batc
                 last.into(),
                 (changed as i64).into(),
                 ms.into(),
-                crate::bookkeeping::history::now().into(),
+                crate::db::dialect::now().into(),
             ],
         ))
         .await?;

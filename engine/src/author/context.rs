@@ -26,7 +26,7 @@ impl Default for RunContext {
     fn default() -> Self {
         Self {
             tuning: Tuning::default(),
-            batch_table: crate::Config::default().batch_table,
+            batch_table: crate::config::Config::default().batch_table,
             notify: None,
         }
     }

@@ -5,19 +5,8 @@
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
-/// How progress is shown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum ProgressMode {
-    /// A bar when stderr is a terminal, periodic lines otherwise.
-    #[default]
-    Auto,
-    /// Always a bar.
-    Bar,
-    /// Always periodic lines.
-    Lines,
-    /// Only the final summary line.
-    Off,
-}
+pub use crate::author::tuning::ProgressMode;
+
 
 /// How often a line is printed in [`ProgressMode::Lines`].
 pub const LINE_INTERVAL: Duration = Duration::from_secs(5);

@@ -12,7 +12,20 @@ use std::time::Duration;
 
 use clap::Args;
 
-use crate::author::progress::ProgressMode;
+
+/// How progress is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ProgressMode {
+    /// A bar when stderr is a terminal, periodic lines otherwise.
+    #[default]
+    Auto,
+    /// Always a bar.
+    Bar,
+    /// Always periodic lines.
+    Lines,
+    /// Only the final summary line.
+    Off,
+}
 
 /// Default rows per batch.
 pub const DEFAULT_BATCH_SIZE: u64 = 10_000;
@@ -53,7 +66,7 @@ impl Default for Tuning {
 
 impl Tuning {
     /// The defaults, overridden by the `<prefix>_*` environment variables that parse.
-    pub fn from_env(config: &crate::Config) -> Self {
+    pub fn from_env(config: &crate::config::Config) -> Self {
         let var_name = |suffix: &str| config.env_var(suffix);
         let var = |suffix: &str| -> Option<u64> {
             std::env::var(var_name(suffix)).ok().and_then(|v| v.trim().parse().ok())

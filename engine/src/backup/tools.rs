@@ -17,8 +17,8 @@ pub(crate) struct Missing {
 
 impl Missing {
     /// As the error a backup reports.
-    pub fn into_backup_error(self) -> crate::MigrateError {
-        crate::MigrateError::BackupToolMissing {
+    pub fn into_backup_error(self) -> crate::error::MigrateError {
+        crate::error::MigrateError::BackupToolMissing {
             tool: self.tool,
             package: self.package,
         }

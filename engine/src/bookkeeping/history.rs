@@ -103,12 +103,8 @@ pub fn os_user() -> String {
         .unwrap_or_else(|| "unknown-user".into())
 }
 
-/// Current UTC time with microsecond precision.
-pub fn now() -> NaiveDateTime {
-    let now = chrono::Utc::now().naive_utc();
-    chrono::Timelike::with_nanosecond(&now, now.and_utc().timestamp_subsec_micros() * 1000)
-        .unwrap_or(now)
-}
+pub use crate::db::dialect::now;
+
 
 /// Reads and appends to the history table.
 #[derive(Debug, Clone)]

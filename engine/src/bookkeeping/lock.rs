@@ -24,7 +24,7 @@ pub struct LockId {
 
 impl LockId {
     /// The lock `config` names.
-    pub fn of(config: &crate::Config) -> Self {
+    pub fn of(config: &crate::config::Config) -> Self {
         Self {
             key: config.lock_key,
             name: config.lock_name.clone(),

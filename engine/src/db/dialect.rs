@@ -1,6 +1,7 @@
 //! Dialect helpers shared by every layer: backend names, table lists, dropping tables,
 //! identifier quoting, and recognising a missing table.
 
+use chrono::NaiveDateTime;
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
 
 pub use crate::db::url::quote_ident;
@@ -98,4 +99,11 @@ pub fn is_missing_table(e: &DbErr) -> bool {
             crate::error::db_code(e).as_deref() == Some("1") && e.to_string().contains("no such table")
         }
     }
+}
+
+/// Current UTC time with microsecond precision.
+pub fn now() -> NaiveDateTime {
+    let now = chrono::Utc::now().naive_utc();
+    chrono::Timelike::with_nanosecond(&now, now.and_utc().timestamp_subsec_micros() * 1000)
+        .unwrap_or(now)
 }

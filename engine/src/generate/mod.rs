@@ -137,7 +137,7 @@ pub fn generate(
     name: &str,
     now: DateTime<Utc>,
     clock: Clock,
-    config: &crate::Config,
+    config: &crate::config::Config,
 ) -> Result<GeneratedMigration, MigrateError> {
     let src_dir = locate_source_dir(start, &config.migration_dir).ok_or_else(|| {
         MigrateError::Generate(format!(

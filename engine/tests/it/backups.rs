@@ -527,7 +527,10 @@ async fn bad_backups_are_refused_and_the_target_is_unchanged() {
             if let MigrateError::RestoreRefused { problem, .. } = &err {
                 let expected = match *what {
                     "truncated" => matches!(problem, BackupProblem::SizeMismatch { .. }),
-                    "zero-length" => matches!(problem, BackupProblem::SizeMismatch { .. }),
+                    "zero-length" => matches!(
+                        problem,
+                        BackupProblem::SizeMismatch { .. } | BackupProblem::NotABackup
+                    ),
                     "corrupted in the middle" => {
                         matches!(problem, BackupProblem::ChecksumMismatch { .. })
                     }
