@@ -5,6 +5,7 @@
 use sea_orm::DatabaseConnection;
 use sea_orm_migration::MigratorTrait;
 
+use crate::config::Config;
 use crate::error::{MigrateError, Versions};
 use crate::run::runner::{RunOptions, Runner, State, Step};
 
@@ -21,10 +22,11 @@ pub enum StartupMode {
 /// (always empty in [`StartupMode::ReadOnly`]).
 pub async fn ensure_schema<M: MigratorTrait>(
     db: DatabaseConnection,
+    config: &Config,
     mode: StartupMode,
     options: RunOptions,
 ) -> Result<Vec<Step>, MigrateError> {
-    let runner = Runner::new(db, M::migrations()).with_options(options);
+    let runner = Runner::with_config(db, M::migrations(), config.clone()).with_options(options);
     match mode {
         StartupMode::Apply => runner.up(&crate::plan::Target::All).await,
         StartupMode::ReadOnly => {

@@ -496,6 +496,7 @@ async fn bad_backups_are_refused_and_the_target_is_unchanged() {
             .await
             .expect_err(&format!("{b:?}: a {what} backup must be refused"));
             let msg = err.to_string();
+            eprintln!("{b:?}, {what}: {msg}");
             assert!(
                 matches!(err, MigrateError::RestoreRefused { .. }),
                 "{b:?} {what}: {msg}"
@@ -593,6 +594,7 @@ async fn a_backup_that_fills_the_disk_leaves_no_file() {
             .await
             .expect_err(&format!("{b:?}: 64 KiB cannot hold the backup"));
         let msg = err.to_string();
+        eprintln!("{b:?}, full disk: {msg}");
         assert!(msg.contains("no backup was written"), "{b:?}: {msg}");
         assert!(!msg.contains(SECRET), "{b:?}: {msg}");
         assert_eq!(
@@ -895,6 +897,7 @@ async fn assert_no_scratch(db: &TestDb) {
 
 fn check_failure(b: Backend, err: &MigrateError) {
     let msg = err.to_string();
+    eprintln!("{b:?}, failed restore: {msg}");
     assert!(
         matches!(
             err,

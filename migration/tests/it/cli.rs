@@ -7,29 +7,34 @@ use std::path::Path;
 use std::process::Command;
 
 use test_support::{Backend, TestDb};
-use crate::support::{BIN, applied, ok, run, snapshot, stderr, stdout};
-
-const M1: &str = "m20250128_100000_initial_schema";
-const M2: &str = "m20250128_110000_lidar_integration";
-const M3: &str = "m20250128_120000_safety_system";
-const M4: &str = "m20250128_130000_telemetry_backfill";
-const M5: &str = "m20250128_140000_idx_telemetry_timestamp";
-const ALL: [&str; 5] = [M1, M2, M3, M4, M5];
+use crate::support::{
+    BIN, applied, common_prefix, count, names, ok, run, snapshot, stderr, stdout, unique_prefix,
+};
 
 #[tokio::test]
 async fn command_set_on_every_backend() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
+    let all = names();
+    let n = all.len();
+    assert!(n >= 3, "these steps need three migrations: {all:?}");
+    let (m1, m2, m3, last) = (
+        all[0].as_str(),
+        all[1].as_str(),
+        all[2].as_str(),
+        all[n - 1].as_str(),
+    );
+    let all_but_first = (n - 1).to_string();
     each_backend!("cli_commands", |db| {
         let url = db.url.as_str();
         let b = db.backend;
         let o = ok(run(d, Some(url), &["up"]));
         assert!(
-            stderr(&o).contains(&format!("Applied {M5}")),
+            stderr(&o).contains(&format!("Applied {last}")),
             "{b:?}: {}",
             stderr(&o)
         );
-        assert_eq!(applied(d, url), ALL, "{b:?}");
+        assert_eq!(applied(d, url), all, "{b:?}");
 
         let o = ok(run(d, Some(url), &["status"]));
         assert!(stdout(&o).contains("0 pending"), "{b:?}: {}", stdout(&o));
@@ -37,28 +42,28 @@ async fn command_set_on_every_backend() {
         let o = ok(run(d, Some(url), &["up"]));
         assert!(stderr(&o).contains("Nothing to apply"), "{b:?}");
 
-        ok(run(d, Some(url), &["down", "-n", "4"]));
-        assert_eq!(applied(d, url), [M1], "{b:?}: down -n 4");
+        ok(run(d, Some(url), &["down", "-n", &all_but_first]));
+        assert_eq!(applied(d, url), [m1], "{b:?}: down -n {all_but_first}");
         ok(run(d, Some(url), &["down"]));
         assert!(applied(d, url).is_empty(), "{b:?}: down defaults to 1");
         ok(run(d, Some(url), &["up", "-n", "1"]));
-        assert_eq!(applied(d, url), [M1], "{b:?}: up -n 1");
-        ok(run(d, Some(url), &["up", "--to", "m20250128_11"]));
-        assert_eq!(applied(d, url), [M1, M2], "{b:?}: up --to prefix");
-        ok(run(d, Some(url), &["up", "--to", M3]));
-        assert_eq!(applied(d, url), [M1, M2, M3], "{b:?}: up --to full name");
-        ok(run(d, Some(url), &["down", "--to", M1]));
-        assert_eq!(applied(d, url), [M1], "{b:?}: down --to");
+        assert_eq!(applied(d, url), [m1], "{b:?}: up -n 1");
+        ok(run(d, Some(url), &["up", "--to", &unique_prefix(m2)]));
+        assert_eq!(applied(d, url), [m1, m2], "{b:?}: up --to prefix");
+        ok(run(d, Some(url), &["up", "--to", m3]));
+        assert_eq!(applied(d, url), [m1, m2, m3], "{b:?}: up --to full name");
+        ok(run(d, Some(url), &["down", "--to", m1]));
+        assert_eq!(applied(d, url), [m1], "{b:?}: down --to");
         ok(run(d, Some(url), &["up"]));
 
         // refresh and reset keep working on a populated schema.
         let o = ok(run(d, Some(url), &["refresh"]));
         assert!(
-            stdout(&o).contains("reverted 5, applied 5"),
+            stdout(&o).contains(&format!("reverted {n}, applied {n}")),
             "{b:?}: {}",
             stdout(&o)
         );
-        assert_eq!(applied(d, url), ALL, "{b:?}: refresh");
+        assert_eq!(applied(d, url), all, "{b:?}: refresh");
         ok(run(d, Some(url), &["reset"]));
         assert!(applied(d, url).is_empty(), "{b:?}: reset");
         let (schema, _) = snapshot(&db).await;
@@ -84,7 +89,7 @@ async fn command_set_on_every_backend() {
             stderr(&o).contains("stray"),
             "{b:?}: fresh names what it dropped"
         );
-        assert_eq!(applied(d, url), ALL, "{b:?}: fresh");
+        assert_eq!(applied(d, url), all, "{b:?}: fresh");
         let (schema, _) = snapshot(&db).await;
         assert!(!schema.tables.contains_key("stray"), "{b:?}");
         assert_eq!(
@@ -111,7 +116,7 @@ fn without_database_url_uses_local_sqlite_file_and_says_so() {
     let o = ok(run(dir.path(), None, &["status", "--format", "json"]));
     let doc: serde_json::Value = serde_json::from_slice(&o.stdout).expect("pure JSON on stdout");
     assert_eq!(doc["pending"], 0);
-    assert_eq!(doc["migrations"].as_array().map(Vec::len), Some(5));
+    assert_eq!(doc["migrations"].as_array().map(Vec::len), Some(count()));
 }
 
 #[test]
@@ -166,11 +171,12 @@ fn generate_from_the_workspace_root_writes_into_the_migration_crate() {
         lib.contains(&format!("Box::new({module}::Migration),")),
         "{lib}"
     );
-    // Registered last, after the existing migrations.
-    assert!(
-        lib.find(&format!("Box::new({M3}::Migration)"))
-            < lib.find(&format!("Box::new({module}::Migration)"))
-    );
+    // Registered last, after every existing migration.
+    let new_at = lib.find(&format!("Box::new({module}::Migration)"));
+    for existing in names() {
+        let at = lib.find(&format!("Box::new({existing}::Migration)"));
+        assert!(at.is_some() && at < new_at, "{existing} before {module}: {lib}");
+    }
     let body = std::fs::read_to_string(src.join(&created[0])).unwrap();
     assert!(body.contains("impl MigrationTrait for Migration"));
     assert!(!body.contains("todo!"), "generated code must not panic");
@@ -258,6 +264,11 @@ async fn refused(
 async fn bad_input_is_refused_clearly_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
+    let all = names();
+    let (m1, m3) = (all[0].as_str(), all[2].as_str());
+    // A prefix every migration shares, and what the refusal says about it.
+    let ambiguous = common_prefix();
+    let ambiguous_says = format!("prefix of {} migrations", all.len());
     each_backend!("cli_bad_input", |db| {
         let url = db.url.as_str();
         ok(run(d, Some(url), &["up", "-n", "1"]));
@@ -275,19 +286,19 @@ async fn bad_input_is_refused_clearly_and_changes_nothing() {
             &db,
             d,
             url,
-            &["up", "--to", "m2025"],
+            &["up", "--to", &ambiguous],
             2,
-            "prefix of 5 migrations",
+            &ambiguous_says,
             "",
         )
         .await;
-        refused(&db, d, url, &["up", "--to", M1], 2, "already applied", "").await;
-        refused(&db, d, url, &["down", "--to", M3], 2, "is not applied", "").await;
+        refused(&db, d, url, &["up", "--to", m1], 2, "already applied", "").await;
+        refused(&db, d, url, &["down", "--to", m3], 2, "is not applied", "").await;
         refused(
             &db,
             d,
             url,
-            &["up", "-n", "1", "--to", M3],
+            &["up", "-n", "1", "--to", m3],
             2,
             "cannot be used with",
             "",

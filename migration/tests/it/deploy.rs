@@ -709,6 +709,7 @@ async fn startup_helper_applies_or_refuses() {
         let b = db.backend;
         let err = ensure_schema::<Migrator>(
             db.connect().await,
+            &migration::config(),
             StartupMode::ReadOnly,
             RunOptions::default(),
         )
@@ -724,6 +725,7 @@ async fn startup_helper_applies_or_refuses() {
         );
         let steps = ensure_schema::<Migrator>(
             db.connect().await,
+            &migration::config(),
             StartupMode::Apply,
             RunOptions::default(),
         )
@@ -732,12 +734,18 @@ async fn startup_helper_applies_or_refuses() {
         assert_eq!(steps.len(), 5);
         let steps = ensure_schema::<Migrator>(
             db.connect().await,
+            &migration::config(),
             StartupMode::ReadOnly,
             RunOptions::default(),
         )
         .await
         .expect("at head");
         assert!(steps.is_empty());
+        let tables = snapshot(&db).await.0.tables;
+        assert!(
+            tables.contains_key(&migration::config().history_table),
+            "{b:?}: the start-up helper records in the project's history table"
+        );
     });
 }
 

@@ -15,6 +15,8 @@ mod m20240601_000001_create_customer;
 mod m20240601_000002_create_order;
 mod m20240601_000003_seed_customers;
 
+/// The seed data (the engine's tests compare the seeded rows with it).
+#[allow(unused_imports)]
 pub use m20240601_000003_seed_customers::CUSTOMERS;
 
 /// The shop's migrations, oldest first. A stock `MigratorTrait`: sea-orm-cli and
