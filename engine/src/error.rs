@@ -92,10 +92,17 @@ pub enum MigrateError {
     /// A migration's `up` or `down` failed.
     #[error("migration {version} failed during {direction}: {cause}. {consequence}")]
     MigrationFailed {
+        /// The migration.
         version: String,
+        /// `up` or `down`.
         direction: &'static str,
+        /// The driver's message.
         cause: String,
+        /// What state the database is in now, and what to do.
         consequence: String,
+        /// The driver's error, for matching on its code ([`db_code`]).
+        #[source]
+        source: Option<DbErr>,
     },
 
     /// Any other database error.

@@ -187,8 +187,11 @@ pub(crate) async fn integrity_check(path: &Path, read_only: bool) -> Result<(), 
         .await;
     let _ = conn.close().await;
     let rows = rows.map_err(|e| first_line(&e.to_string()))?;
-    match rows.first() {
-        Some(first) if rows.len() == 1 && first == "ok" => Ok(()),
+    if rows.len() == 1 && rows[0] == "ok" {
+        return Ok(());
+    }
+    // Skip headers such as `*** in database main ***`.
+    match rows.iter().find(|r| !r.starts_with("***")).or(rows.first()) {
         Some(first) => Err(stderr_line(first.as_bytes(), None, true)),
         None => Err("it returned nothing".into()),
     }

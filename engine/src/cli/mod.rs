@@ -448,11 +448,13 @@ fn scrub(url: &DatabaseUrl, err: MigrateError) -> MigrateError {
             direction,
             cause,
             consequence,
+            source,
         } => MigrateError::MigrationFailed {
             version,
             direction,
             cause: url.scrub(&cause),
             consequence,
+            source,
         },
         MigrateError::Backup { what, cause, fix } => MigrateError::Backup {
             what,

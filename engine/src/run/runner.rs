@@ -1042,6 +1042,7 @@ impl Runner {
                     direction: direction.as_str(),
                     cause,
                     consequence,
+                    source: Some(err),
                 })
             }
         }

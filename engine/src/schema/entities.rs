@@ -2,6 +2,10 @@
 //! caller (see [`crate::Config::with_entities`]). SeaORM models carry columns, keys and
 //! relations but no named secondary indexes and no renames, so those are declared here too.
 //!
+//! Entities are registered by type rather than through SeaORM 2's entity registry (feature
+//! `entity-registry`): its `EntitySchemaInfo` keeps the table and index statements private, so
+//! it cannot give the column types, keys and foreign-key actions that drift compares.
+//!
 //! ```ignore
 //! let entities = Entities::new()
 //!     .entity::<cake::Entity>()

@@ -7,20 +7,18 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use test_support::{Backend, TestDb};
+use test_support::{Backend, TestDb, wait_for_async};
 use migration_engine::run::startup::{StartupMode, ensure_schema};
 use migration::{Migrator};
 use migration_engine::{MigrateError, RunOptions};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
-use crate::support::{applied, chaos_bin, command, ok, run, run_bin, snapshot, stderr, stdout};
+use crate::support::{
+    Watched, applied, chaos_bin, command, count as migrations, name_ending, names, ok, run,
+    run_bin, snapshot, stderr, stdout,
+};
 
-const REAL: [&str; 5] = [
-    "m20250128_100000_initial_schema",
-    "m20250128_110000_lidar_integration",
-    "m20250128_120000_safety_system",
-    "m20250128_130000_telemetry_backfill",
-    "m20250128_140000_idx_telemetry_timestamp",
-];
+/// The chaos migration that sleeps `CHAOS_SLOW_MS` after its DDL (defined by the example).
+const SLOW: &str = "m20990101_000000_slow";
 
 fn chaos(dir: &Path, url: &str, args: &[&str], envs: &[(&str, &str)]) -> std::process::Output {
     run_bin(&chaos_bin(), dir, Some(url), args, envs)
@@ -60,15 +58,21 @@ fn history(dir: &Path, url: &str) -> Vec<serde_json::Value> {
 async fn history_and_status_record_every_run() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
+    let all = names();
+    let n = all.len();
+    let no_transaction = [
+        name_ending("_telemetry_backfill"),
+        name_ending("_idx_telemetry_timestamp"),
+    ];
     each_backend!("history", |db| {
         let b = db.backend;
         let url = db.url.as_str();
         ok(run(d, Some(url), &["up"]));
         ok(run(d, Some(url), &["down"]));
         let h = history(d, url);
-        assert_eq!(h.len(), 6, "{b:?}: 5 ups and 1 down: {h:?}");
+        assert_eq!(h.len(), n + 1, "{b:?}: {n} ups and 1 down: {h:?}");
         assert_eq!(h[0]["direction"], "down", "{b:?}: newest first");
-        assert_eq!(h[0]["version"], REAL[4]);
+        assert_eq!(h[0]["version"], all[n - 1]);
         for e in &h {
             assert_eq!(e["outcome"], "succeeded", "{b:?}");
             assert_eq!(
@@ -86,7 +90,7 @@ async fn history_and_status_record_every_run() {
                     && !e["os_user"].as_str().unwrap_or("").is_empty()
             );
             // The backfill and the online index opt out of a per-migration transaction.
-            let opted_out = e["version"] == REAL[3] || e["version"] == REAL[4];
+            let opted_out = no_transaction.iter().any(|v| e["version"] == *v);
             assert_eq!(
                 e["transactional"],
                 b != Backend::MySql && !opted_out,
@@ -102,7 +106,7 @@ async fn history_and_status_record_every_run() {
         }
         let text = stdout(&ok(run(d, Some(url), &["history"])));
         assert!(
-            text.contains("succeeded") && text.contains(REAL[0]),
+            text.contains("succeeded") && text.contains(&all[0]),
             "{b:?}: {text}"
         );
     });
@@ -210,9 +214,11 @@ async fn five_runners_at_once_apply_each_migration_exactly_once() {
             "{b:?}: runners overlapped and waited for the lock"
         );
         let conn = db.connect().await;
+        // The real migrations and the slow one.
+        let want = migrations() as i64 + 1;
         assert_eq!(
             count(&conn, "SELECT COUNT(*) FROM seaql_migrations").await,
-            6,
+            want,
             "{b:?}"
         );
         assert_eq!(
@@ -221,7 +227,7 @@ async fn five_runners_at_once_apply_each_migration_exactly_once() {
                 "SELECT COUNT(*) FROM oht50_migration_history WHERE direction = 'up'"
             )
             .await,
-            6,
+            want,
             "{b:?}: each migration ran exactly once"
         );
         // No lock left behind: another runner takes it at once.
@@ -290,7 +296,7 @@ async fn a_migration_failing_half_way_leaves_nothing_or_a_failed_mark() {
         );
         assert_eq!(
             applied(d, url),
-            REAL,
+            names(),
             "{b:?}: the migrations before it stay applied"
         );
         let h = history(d, url);
@@ -344,51 +350,30 @@ async fn a_runner_killed_mid_migration_converges_on_rerun() {
         let b = db.backend;
         let url = db.url.as_str();
         ok(run(d, Some(url), &["up"]));
-        let mut child = command(
+        let mut child = Watched::spawn(command(
             &chaos_bin(),
             d,
             Some(url),
             &["up"],
             &[("CHAOS_SLOW_MS", "30000")],
+        ));
+        // Wait until the slow migration has done its DDL and sleeps, as the database shows it.
+        let pid = child.id();
+        wait_for_async(
+            &format!("{b:?}: the slow migration to do its DDL and sleep"),
+            Duration::from_secs(30),
+            || slow_migration_sleeping(&db, &child, pid),
         )
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-        // Wait until the slow migration has done its DDL and sleeps.
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if b == Backend::Sqlite {
-                // Its transaction hides the table: wait until the file is write-locked.
-                tokio::time::sleep(Duration::from_millis(1500)).await;
-                break;
-            }
-            let conn = db.connect().await;
-            let held = migration_engine::bookkeeping::lock::holder(&conn, &lock_id())
-                .await
-                .ok()
-                .flatten()
-                .is_some();
-            let _ = conn.close().await;
-            if held {
-                // The DDL before the sleep takes milliseconds.
-                tokio::time::sleep(Duration::from_millis(500)).await;
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{b:?}: the slow migration never started"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        child.kill().expect("SIGKILL");
-        let _ = child.wait();
+        .await;
+        assert!(child.running(), "{b:?}: killed mid-migration, not after it");
+        child.kill();
+        let _ = child.wait_with_output();
         let fast = [("CHAOS_SLOW_MS", "0")];
         if b == Backend::MySql {
             let o = chaos(d, url, &["up"], &fast);
             assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
             assert!(
-                stderr(&o).contains("m20990101_000000_slow is failed"),
+                stderr(&o).contains(&format!("{SLOW} is failed")),
                 "{}",
                 stderr(&o)
             );
@@ -401,8 +386,8 @@ async fn a_runner_killed_mid_migration_converges_on_rerun() {
             ok(chaos(d, url, &["repair"], &fast));
         }
         ok(chaos(d, url, &["up"], &fast));
-        let mut want = REAL.map(String::from).to_vec();
-        want.push("m20990101_000000_slow".into());
+        let mut want = names();
+        want.push(SLOW.into());
         let o = ok(chaos(d, url, &["status", "--format", "json"], &fast));
         let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
         let got: Vec<String> = doc["migrations"]
@@ -631,7 +616,7 @@ async fn doctor_readiness_production_guard_and_json_log() {
         }
         let o = run(d, Some(url), &["status", "--check"]);
         assert_eq!(o.status.code(), Some(3), "{b:?}: pending migrations");
-        let all = <migration::Migrator as migration::MigratorTrait>::migrations().len();
+        let all = migrations();
         assert!(
             stderr(&o).contains(&format!("{all} migration(s) pending")),
             "{b:?}: {}",
@@ -653,18 +638,18 @@ async fn doctor_readiness_production_guard_and_json_log() {
             .collect();
         assert_eq!(
             events.iter().filter(|e| e["event"] == "started").count(),
-            5,
+            all,
             "{b:?}"
         );
         let finished: Vec<_> = events.iter().filter(|e| e["event"] == "finished").collect();
-        assert_eq!(finished.len(), 5);
+        assert_eq!(finished.len(), all);
         assert!(
             finished
                 .iter()
                 .all(|e| e["duration_ms"].is_u64() && e["ts"].is_string())
         );
         let logged = std::fs::read_to_string(&log_file).unwrap();
-        assert_eq!(logged.lines().count(), 10, "{b:?}: {logged}");
+        assert_eq!(logged.lines().count(), 2 * all, "{b:?}: {logged}");
         ok(run(d, Some(url), &["status", "--check"]));
 
         let o = ok(run(d, Some(url), &["doctor", "--format", "json"]));
@@ -695,16 +680,17 @@ async fn doctor_readiness_production_guard_and_json_log() {
         }
         assert_eq!(
             applied(d, url).len(),
-            5,
+            all,
             "{b:?}: production guard changed nothing"
         );
         ok(run(d, Some(url), &["--env", "production", "--yes", "down"]));
-        assert_eq!(applied(d, url).len(), 4);
+        assert_eq!(applied(d, url).len(), all - 1);
     });
 }
 
 #[tokio::test]
 async fn startup_helper_applies_or_refuses() {
+    let all = migrations();
     each_backend!("startup", |db| {
         let b = db.backend;
         let err = ensure_schema::<Migrator>(
@@ -716,7 +702,7 @@ async fn startup_helper_applies_or_refuses() {
         .await
         .expect_err("pending");
         assert!(
-            matches!(err, MigrateError::Pending { count: 5, .. }),
+            matches!(err, MigrateError::Pending { count, .. } if count == all),
             "{b:?}: {err}"
         );
         assert!(
@@ -731,7 +717,7 @@ async fn startup_helper_applies_or_refuses() {
         )
         .await
         .expect("apply");
-        assert_eq!(steps.len(), 5);
+        assert_eq!(steps.len(), all);
         let steps = ensure_schema::<Migrator>(
             db.connect().await,
             &migration::config(),
@@ -801,4 +787,54 @@ async fn a_database_migrated_by_stock_tools_keeps_working() {
 /// The OHT-50 migration lock.
 fn lock_id() -> migration_engine::bookkeeping::lock::LockId {
     migration_engine::bookkeeping::lock::LockId::of(&migration::config())
+}
+
+/// `Some` once the chaos runner `child` (process `pid`) has done the slow migration's DDL and
+/// sleeps inside it, as the database shows it.
+async fn slow_migration_sleeping(db: &TestDb, child: &Watched, pid: u32) -> Option<()> {
+    if !child.stderr_so_far().contains(&format!("Applying {SLOW}")) {
+        return None;
+    }
+    let done = match db.backend {
+        // The run's write transaction hides the table: its rollback journal shows that the
+        // migration (the only writer in this run) has changed pages.
+        Backend::Sqlite => {
+            let mut journal = db.sqlite_path().expect("sqlite path").into_os_string();
+            journal.push("-journal");
+            std::fs::metadata(&journal).is_ok_and(|m| m.len() > 0)
+        }
+        // Its transaction hides the table too: its session (named after the runner's pid) is
+        // idle in that transaction after the probe the migration runs right before it sleeps.
+        Backend::Postgres => {
+            let conn = db.connect().await;
+            let n = count(
+                &conn,
+                &format!(
+                    "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() \
+                     AND application_name LIKE 'migration-engine % pid {pid} %' \
+                     AND state = 'idle in transaction' AND query = 'SELECT 1 AS one'"
+                ),
+            )
+            .await;
+            let _ = conn.close().await;
+            n == 1
+        }
+        // No transaction: the `in-progress` history row and the table itself are visible.
+        Backend::MySql => {
+            let conn = db.connect().await;
+            let n = count(
+                &conn,
+                &format!(
+                    "SELECT COUNT(*) FROM oht50_migration_history h \
+                     JOIN information_schema.TABLES t \
+                       ON t.TABLE_SCHEMA = DATABASE() AND t.TABLE_NAME = 'chaos_slow' \
+                     WHERE h.version = '{SLOW}' AND h.outcome = 'in-progress'"
+                ),
+            )
+            .await;
+            let _ = conn.close().await;
+            n == 1
+        }
+    };
+    done.then_some(())
 }

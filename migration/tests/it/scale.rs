@@ -5,16 +5,26 @@
 
 
 use std::path::Path;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use test_support::{Backend, TestDb};
+use test_support::{Backend, TestDb, wait_for_async};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
-use crate::support::{command, ok, run_bin, stderr};
+use crate::support::{Watched, command, name_ending, names, ok, position, run_bin, stderr};
 
-const SPEC3: &str = "m20250128_120000_safety_system";
-const BACKFILL: &str = "m20250128_130000_telemetry_backfill";
-const INDEX: &str = "m20250128_140000_idx_telemetry_timestamp";
+/// The last schema migration before the backfill.
+fn spec3() -> String {
+    name_ending("_safety_system")
+}
+
+/// The batched telemetry backfill.
+fn backfill() -> String {
+    name_ending("_telemetry_backfill")
+}
+
+/// The online index.
+fn index() -> String {
+    name_ending("_idx_telemetry_timestamp")
+}
 
 async fn exec(db: &DatabaseConnection, sql: &str) {
     db.execute_unprepared(sql)
@@ -131,7 +141,8 @@ async fn batches(db: &DatabaseConnection) -> Vec<Vec<i64>> {
         db,
         &format!(
             "SELECT batch, after_key, last_key, rows_changed FROM oht50_migration_batches \
-             WHERE migration = '{BACKFILL}' ORDER BY batch"
+             WHERE migration = '{}' ORDER BY batch",
+            backfill()
         ),
     )
     .await
@@ -182,10 +193,13 @@ fn assert_each_batch_once(b: Backend, got: &[Vec<i64>], ids: &[i64], size: usize
 async fn backfill_fills_every_null_pattern_in_batches_and_down_is_a_no_op() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
+    let (spec3, backfill) = (spec3(), backfill());
+    // The backfill and every migration after it (the index), reverted by one `down -n`.
+    let from_backfill = (names().len() - position(&backfill)).to_string();
     each_backend!("backfill", |db| {
         let b = db.backend;
         let url = db.url.as_str();
-        ok(mig(d, url, &["up", "--to", SPEC3]));
+        ok(mig(d, url, &["up", "--to", &spec3]));
         let conn = db.connect().await;
         let ids = ids(1_000);
         insert_telemetry(&conn, &ids).await;
@@ -200,7 +214,7 @@ async fn backfill_fills_every_null_pattern_in_batches_and_down_is_a_no_op() {
         let err = stderr(&o);
         assert!(
             err.contains(&format!(
-                "{BACKFILL}: {} batch(es), {nulls} row(s) changed over",
+                "{backfill}: {} batch(es), {nulls} row(s) changed over",
                 expected_batches(&ids, 64)
             )),
             "{b:?}: {err}"
@@ -210,7 +224,7 @@ async fn backfill_fills_every_null_pattern_in_batches_and_down_is_a_no_op() {
         assert_each_batch_once(b, &batches(&conn).await, &ids, 64, nulls);
 
         // down of the index and the backfill: data stays, recorded batches go.
-        let o = ok(mig(d, url, &["down", "-n", "2"]));
+        let o = ok(mig(d, url, &["down", "-n", &from_backfill]));
         assert!(
             stderr(&o).contains("down leaves the data as it is"),
             "{b:?}: {}",
@@ -231,16 +245,19 @@ async fn backfill_fills_every_null_pattern_in_batches_and_down_is_a_no_op() {
 async fn backfill_killed_half_way_resumes_and_applies_each_batch_once() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
+    let (spec3, backfill) = (spec3(), backfill());
     each_backend!("backfill_kill", |db| {
         let b = db.backend;
         let url = db.url.as_str();
-        ok(mig(d, url, &["up", "--to", SPEC3]));
+        ok(mig(d, url, &["up", "--to", &spec3]));
         let conn = db.connect().await;
         let ids = ids(3_000);
         insert_telemetry(&conn, &ids).await;
         let nulls = null_rows(&conn).await;
         let expected = i64s(&conn, &sql_for(b, EXPECTED)).await;
-        let mut child = command(
+        // `--batch-pause-ms` throttles the backfill (the behaviour under test), so that it is
+        // still running when it is killed.
+        let mut child = Watched::spawn(command(
             Path::new(crate::support::BIN),
             d,
             Some(url),
@@ -253,34 +270,46 @@ async fn backfill_killed_half_way_resumes_and_applies_each_batch_once() {
                 "--no-backup",
             ],
             &[],
-        )
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let mut committed = 0;
-        if b == Backend::Sqlite {
-            // The run is one transaction: its batches are invisible until it ends.
-            tokio::time::sleep(Duration::from_millis(2_000)).await;
+        ));
+        let committed = if b == Backend::Sqlite {
+            // The run is one transaction: its batches are invisible until it ends. The backfill
+            // has started, and written, once its rollback journal has pages in it.
+            let mut journal = db.sqlite_path().expect("sqlite path").into_os_string();
+            journal.push("-journal");
+            let child = &child;
+            let (backfill, journal) = (&backfill, &journal);
+            wait_for_async(
+                &format!("{b:?}: the backfill to start writing"),
+                Duration::from_secs(30),
+                move || async move {
+                    (child.stderr_so_far().contains(&format!("Applying {backfill}"))
+                        && std::fs::metadata(journal).is_ok_and(|m| m.len() > 0))
+                    .then_some(0)
+                },
+            )
+            .await
         } else {
-            loop {
-                let probe = conn
-                    .query_all_raw(Statement::from_string(
-                        conn.get_database_backend(),
-                        format!("SELECT batch FROM oht50_migration_batches WHERE migration = '{BACKFILL}'"),
-                    ))
-                    .await;
-                committed = probe.map(|r| r.len()).unwrap_or(0);
-                if committed >= 5 {
-                    break;
-                }
-                assert!(Instant::now() < deadline, "{b:?}: no batch committed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-        child.kill().expect("SIGKILL");
-        let _ = child.wait();
+            let conn = &conn;
+            let sql = format!("SELECT batch FROM oht50_migration_batches WHERE migration = '{backfill}'");
+            let sql = &sql;
+            wait_for_async(
+                &format!("{b:?}: five committed batches"),
+                Duration::from_secs(30),
+                move || async move {
+                    let probe = conn
+                        .query_all_raw(Statement::from_string(
+                            conn.get_database_backend(),
+                            sql.clone(),
+                        ))
+                        .await;
+                    probe.map(|r| r.len()).ok().filter(|&n| n >= 5)
+                },
+            )
+            .await
+        };
+        assert!(child.running(), "{b:?}: killed half-way, not after the end");
+        child.kill();
+        let _ = child.wait_with_output();
         let after_kill = if b == Backend::Sqlite {
             0
         } else {
@@ -308,7 +337,7 @@ async fn backfill_killed_half_way_resumes_and_applies_each_batch_once() {
         assert_eq!(i64s(&conn, &sql_for(b, STATE)).await, expected, "{b:?}");
         assert_each_batch_once(b, &batches(&conn).await, &ids, 50, nulls);
         let applied = crate::support::applied(d, url);
-        assert_eq!(applied.len(), 5, "{b:?}: {applied:?}");
+        assert_eq!(applied, names(), "{b:?}");
         let _ = conn.close().await;
     });
 }
@@ -324,7 +353,7 @@ async fn online_index_cleans_up_invalid_index_and_retries_busy_table() {
         return;
     };
     let url = db.url.as_str();
-    ok(mig(d, url, &["up", "--to", BACKFILL]));
+    ok(mig(d, url, &["up", "--to", &backfill()]));
     let conn = db.connect().await;
     insert_telemetry(&conn, &ids(200)).await;
     // A unique concurrent build fails on the duplicate timestamps and leaves an INVALID index.
@@ -391,10 +420,11 @@ async fn online_index_cleans_up_invalid_index_and_retries_busy_table() {
 async fn concurrent_build_under_the_lock_does_not_deadlock_a_waiting_runner() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
+    let index = index();
     each_backend!("online_wait", |db| {
         let b = db.backend;
         let url = db.url.as_str();
-        ok(mig(d, url, &["up", "--to", BACKFILL]));
+        ok(mig(d, url, &["up", "--to", &backfill()]));
         let conn = db.connect().await;
         insert_telemetry(&conn, &ids(500)).await;
         // An open write transaction the build must wait for (PostgreSQL, MySQL).
@@ -414,22 +444,60 @@ async fn concurrent_build_under_the_lock_does_not_deadlock_a_waiting_runner() {
             exec(&writer, "UPDATE telemetry SET speed = 1 WHERE id = 1").await;
         }
         let spawn = || {
-            command(
+            Watched::spawn(command(
                 Path::new(crate::support::BIN),
                 d,
                 Some(url),
                 &["up", "--ddl-lock-timeout-ms", "20000", "--no-backup"],
                 &[],
-            )
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn")
+            ))
         };
         let first = spawn();
-        tokio::time::sleep(Duration::from_millis(700)).await;
+        // The first runner takes the lock and builds the index, which waits for the open
+        // transaction (SQLite has none: the build just runs).
+        {
+            let (first, index, conn) = (&first, &index, &conn);
+            let pid = first.id();
+            wait_for_async(
+                &format!("{b:?}: the first runner's index build to wait for the transaction"),
+                Duration::from_secs(30),
+                move || async move {
+                    if !first.stderr_so_far().contains(&format!("Applying {index}")) {
+                        return None;
+                    }
+                    let waiting = match b {
+                        Backend::Sqlite => return Some(()),
+                        Backend::Postgres => format!(
+                            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() \
+                             AND application_name LIKE 'migration-engine % pid {pid} %' \
+                             AND query LIKE 'CREATE INDEX CONCURRENTLY%' AND wait_event_type = 'Lock'"
+                        ),
+                        Backend::MySql => "SELECT COUNT(*) FROM information_schema.PROCESSLIST \
+                             WHERE DB = DATABASE() AND INFO LIKE 'CREATE INDEX%' \
+                             AND STATE LIKE '%metadata lock%'"
+                            .to_string(),
+                    };
+                    (i64s(conn, &waiting).await[0][0] == 1).then_some(())
+                },
+            )
+            .await;
+        }
         let second = spawn();
-        tokio::time::sleep(Duration::from_millis(1_000)).await;
+        if b != Backend::Sqlite {
+            // The second runner waits for the migration lock the first one holds.
+            let second = &second;
+            wait_for_async(
+                &format!("{b:?}: the second runner to wait for the migration lock"),
+                Duration::from_secs(30),
+                move || async move {
+                    second
+                        .stderr_so_far()
+                        .contains("Waiting for the migration lock")
+                        .then_some(())
+                },
+            )
+            .await;
+        }
         if b != Backend::Sqlite {
             if b == Backend::Postgres {
                 // Writes keep going on the table while the concurrent build waits. (MySQL
@@ -449,14 +517,14 @@ async fn concurrent_build_under_the_lock_does_not_deadlock_a_waiting_runner() {
             exec(&writer, "COMMIT").await;
         }
         let (a, bb) = (
-            first.wait_with_output().unwrap(),
-            second.wait_with_output().unwrap(),
+            first.wait_with_output(),
+            second.wait_with_output(),
         );
         let a = ok(a);
         let bb = ok(bb);
         let applied_by: usize = [&a, &bb]
             .iter()
-            .filter(|o| stderr(o).contains(&format!("Applied {INDEX}")))
+            .filter(|o| stderr(o).contains(&format!("Applied {index}")))
             .count();
         assert_eq!(applied_by, 1, "{b:?}: {} / {}", stderr(&a), stderr(&bb));
         let has = migration_engine::author::online::index_state(&conn, "idx_telemetry_timestamp")
