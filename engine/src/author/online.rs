@@ -190,12 +190,9 @@ pub async fn execute(manager: &SchemaManager<'_>, table: &str, sql: &str) -> Res
 }
 
 /// Whether `e` is a lock timeout (PostgreSQL `lock_timeout`, MySQL `lock_wait_timeout`).
+/// Classified by driver code: PostgreSQL 55P03, MySQL/MariaDB 1205.
 pub fn is_lock_timeout(e: &DbErr) -> bool {
-    let t = e.to_string().to_ascii_lowercase();
-    t.contains("lock timeout")
-        || t.contains("55p03")
-        || t.contains("lock wait timeout")
-        || t.contains("1205")
+    crate::error::classify(e) == crate::error::DbErrorKind::LockTimeout
 }
 
 /// Runs `attempt` with the session's lock timeout set to the DDL lock timeout, retrying after

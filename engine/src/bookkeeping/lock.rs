@@ -249,7 +249,7 @@ fn truncate(s: &str, max: usize) -> &str {
     }
 }
 
+/// Whether `e` is SQLite's "database is locked" (SQLITE_BUSY and its extended codes).
 fn is_busy(e: &DbErr) -> bool {
-    let text = e.to_string().to_ascii_lowercase();
-    text.contains("database is locked") || text.contains("busy")
+    crate::error::classify(e) == crate::error::DbErrorKind::LockTimeout
 }
