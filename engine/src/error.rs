@@ -265,7 +265,10 @@ pub enum MigrateError {
     },
 
     /// `status --check`: the ledger and history have problems that stop `up`.
-    #[error("the migration records need attention: {}. `migration up` refuses to run until this is resolved.", describe_all(problems))]
+    #[error(
+        "the migration records need attention: {}. `migration up` refuses to run until this is resolved.",
+        describe_all(problems)
+    )]
     Inconsistent {
         /// What is wrong, typed.
         problems: Vec<Problem>,

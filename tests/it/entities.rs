@@ -84,7 +84,13 @@ async fn every_entity_round_trips_every_column() {
 
         let mut active: robots::ActiveModel = r.clone().into();
         active.status = Set(RobotStatus::Idle);
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        // The models' clock has microseconds: wait until it has moved past the insert's time.
+        let inserted = r.updated_at;
+        test_support::wait_for(
+            "the clock to pass the robot's updated_at",
+            std::time::Duration::from_secs(5),
+            || (chrono::Utc::now().naive_utc() - inserted >= chrono::TimeDelta::microseconds(1)).then_some(()),
+        );
         let updated = active.update(&db).await.expect("update robot");
         assert!(
             updated.updated_at > r.updated_at,

@@ -4,6 +4,7 @@
 extern crate test_support;
 
 mod entities;
+mod flags;
 mod retention;
 mod review_drift;
 mod review_lint;

@@ -4,9 +4,9 @@
 
 
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use test_support::TestDb;
+use test_support::{TestDb, wait_for_async};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 
 const BIN: &str = env!("CARGO_BIN_EXE_oht50-db");
@@ -279,6 +279,8 @@ async fn retention_killed_half_way_converges_on_rerun() {
             &format!("SELECT id FROM telemetry WHERE timestamp > '{OLD}' ORDER BY id"),
         )
         .await;
+        // `--batch-pause-ms` throttles the deletes (a behaviour of the tool), so that the run
+        // is still going when it is killed; it is not synchronisation.
         let mut child = oht50(
             d,
             &db.url,
@@ -298,15 +300,21 @@ async fn retention_killed_half_way_converges_on_rerun() {
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let left = count(&conn, "telemetry").await;
-            if (0..=1_500 - 100).contains(&left) {
-                break;
-            }
-            assert!(Instant::now() < deadline, "{b:?}: nothing deleted");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        // Wait until at least five batches are deleted (and committed).
+        let conn_ref = &conn;
+        wait_for_async(
+            &format!("{b:?}: five batches deleted"),
+            Duration::from_secs(30),
+            move || async move {
+                let left = count(conn_ref, "telemetry").await;
+                (0..=1_500 - 100).contains(&left).then_some(())
+            },
+        )
+        .await;
+        assert!(
+            child.try_wait().expect("try_wait").is_none(),
+            "{b:?}: killed half-way, not after the end"
+        );
         child.kill().expect("SIGKILL");
         let _ = child.wait();
         let left = count(&conn, "telemetry").await;

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use test_support::{Backend, TestDb};
-use migration_engine::schema::{self, Column, ForeignKey, Index, Schema, Table};
+use migration_engine::schema::{Column, ForeignKey, Index, Schema, Table};
 use migration::{Migrator, MigratorTrait};
 use migration_engine::{Runner, Target};
 
@@ -121,7 +121,8 @@ const SPEC: &[Spec] = &[
         fks: &[("robot_id", "robots", "CASCADE")],
         indexes: &[
             ("idx_telemetry_robot_timestamp", &["robot_id", "timestamp"]),
-            // Not in the spec's 001: added by m20250128_140000 for retention by time.
+            // Not in the spec's 001: added by the `_idx_telemetry_timestamp` migration, for
+            // retention by time.
             ("idx_telemetry_timestamp", &["timestamp"]),
         ],
     },

@@ -22,8 +22,8 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 
 pub use crate::backup::manifest::{BackupKind, MANIFEST_FORMAT, Manifest, manifest_path};
 pub use crate::backup::restore::{RestoreMethod, RestoreOptions, Restored, restore};
-pub use crate::backup::verify::verify;
 use crate::backup::tools::{fsync_dir, fsync_file, stderr_line, with_suffix, write_synced};
+pub use crate::backup::verify::verify;
 use crate::config::Config;
 use crate::db::DatabaseUrl;
 use crate::db::dialect as runner;
@@ -93,10 +93,7 @@ pub async fn latest_version<C: ConnectionTrait>(db: &C, ledger_table: &str) -> S
         "SELECT version FROM {} ORDER BY version DESC LIMIT 1",
         crate::db::quote_ident(backend, ledger_table)
     );
-    match db
-        .query_one_raw(Statement::from_string(backend, sql))
-        .await
-    {
+    match db.query_one_raw(Statement::from_string(backend, sql)).await {
         Ok(Some(row)) => row
             .try_get::<String>("", "version")
             .unwrap_or_else(|_| "empty".into()),
@@ -357,8 +354,7 @@ async fn check_written(kind: BackupKind, file: &Path) -> Result<(), MigrateError
         BackupKind::Mysql => verify::tool_check(file, kind).await.map_err(bad),
         // Reading the table of contents is quick and proves the archive is finished.
         BackupKind::Postgres if tools::installed("pg_restore") => {
-            let mut cmd = tools::tool("pg_restore")
-                .map_err(tools::Missing::into_backup_error)?;
+            let mut cmd = tools::tool("pg_restore").map_err(tools::Missing::into_backup_error)?;
             cmd.arg("--list").arg(file);
             match cmd.output().await {
                 Ok(out) if out.status.success() => Ok(()),

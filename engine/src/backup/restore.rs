@@ -76,7 +76,9 @@ impl RestoreMethod {
         match self {
             Self::SqliteFileSwap => "checked copy swapped in by an atomic rename",
             Self::PostgresTransaction => "restored in one transaction",
-            Self::MysqlTableSwap => "loaded into a scratch database, swapped in by one RENAME TABLE",
+            Self::MysqlTableSwap => {
+                "loaded into a scratch database, swapped in by one RENAME TABLE"
+            }
             Self::MysqlDirectLoad => "loaded directly into the emptied target",
         }
     }

@@ -240,7 +240,8 @@ mod tests {
         let line = stderr_line(err, None, true);
         assert!(line.starts_with("ERROR:  duplicate key value"), "{line}");
         assert!(!line.contains("t_pkey") && !line.contains("(5)"), "{line}");
-        let my = b"ERROR 1064 (42000) at line 7: You have an error near 'INSERT INTO secret VALUES'";
+        let my =
+            b"ERROR 1064 (42000) at line 7: You have an error near 'INSERT INTO secret VALUES'";
         let line = stderr_line(my, None, true);
         assert!(!line.contains("secret"), "{line}");
         assert_eq!(stderr_line(b"", None, true), "no message");

@@ -15,10 +15,12 @@ pub(crate) const MYSQLDUMP_TRAILER: &[u8] = b"-- Dump completed";
 
 /// Checks backup `file` as described in the module documentation; returns its manifest.
 pub async fn verify(file: &Path) -> Result<Manifest, MigrateError> {
-    check(file).await.map_err(|problem| MigrateError::BackupInvalid {
-        file: file.to_path_buf(),
-        problem,
-    })
+    check(file)
+        .await
+        .map_err(|problem| MigrateError::BackupInvalid {
+            file: file.to_path_buf(),
+            problem,
+        })
 }
 
 /// [`verify`], with the problem untyped by context (restore wraps it in its own error).
@@ -106,10 +108,13 @@ async fn pg_check(file: &Path) -> Result<(), BackupProblem> {
         package: m.package,
     })?;
     cmd.arg("--file=-").arg(file);
-    let out = cmd.output().await.map_err(|e| BackupProblem::ToolRejected {
-        tool: "pg_restore".into(),
-        detail: format!("it could not be run: {e}"),
-    })?;
+    let out = cmd
+        .output()
+        .await
+        .map_err(|e| BackupProblem::ToolRejected {
+            tool: "pg_restore".into(),
+            detail: format!("it could not be run: {e}"),
+        })?;
     if out.status.success() {
         Ok(())
     } else {

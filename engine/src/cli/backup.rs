@@ -30,10 +30,7 @@ pub async fn offline(command: &Command, safety: &Safety) -> Option<Result<(), Mi
 pub fn list(dir: &Path, format: Format) -> Result<(), MigrateError> {
     let listed = backup::list(dir)?;
     match format {
-        Format::Json => outln!(
-            "{}",
-            serde_json::json!({ "dir": dir, "backups": listed })
-        ),
+        Format::Json => outln!("{}", serde_json::json!({ "dir": dir, "backups": listed })),
         Format::Text => print_list(dir, &listed),
     }
     Ok(())

@@ -207,7 +207,11 @@ fn redact_parsed(parsed: &url::Url) -> String {
         let pairs: Vec<(String, String)> = parsed
             .query_pairs()
             .map(|(k, v)| {
-                let v = if is_password_key(&k) { "***".into() } else { v.into_owned() };
+                let v = if is_password_key(&k) {
+                    "***".into()
+                } else {
+                    v.into_owned()
+                };
                 (k.into_owned(), v)
             })
             .collect();
@@ -270,7 +274,9 @@ fn redact_url_body(body: &str) -> String {
     while let Some(i) = rest.find(['?', '&', ';']) {
         out.push_str(&rest[..=i]);
         rest = &rest[i + 1..];
-        let key_end = rest.find('=').filter(|&e| !rest[..e].contains(['&', ';', '#']));
+        let key_end = rest
+            .find('=')
+            .filter(|&e| !rest[..e].contains(['&', ';', '#']));
         if let Some(eq) = key_end.filter(|&e| is_password_key(&rest[..e])) {
             out.push_str(&rest[..=eq]);
             rest = &rest[eq + 1..];
@@ -551,8 +557,9 @@ mod tests {
             url.scrub("connecting to postgres://app:s3cr%40t@db.example:5432/oht50 failed"),
             "connecting to postgres://app:***@db.example:5432/oht50 failed"
         );
-        let url = DatabaseUrl::parse("postgres://db.example/oht50?password=hunter2&sslmode=disable")
-            .unwrap();
+        let url =
+            DatabaseUrl::parse("postgres://db.example/oht50?password=hunter2&sslmode=disable")
+                .unwrap();
         assert_eq!(
             url.redacted(),
             "postgres://db.example/oht50?password=***&sslmode=disable"
@@ -579,7 +586,10 @@ mod tests {
         let url = DatabaseUrl::parse("postgres://app:p%40ss%3Aw%2Frd%25@h/oht50").unwrap();
         assert_eq!(url.redacted(), "postgres://app:***@h/oht50");
         assert_eq!(url.password().as_deref(), Some("p@ss:w/rd%"));
-        assert_eq!(url.scrub("database \"oht50\" does not exist"), "database \"oht50\" does not exist");
+        assert_eq!(
+            url.scrub("database \"oht50\" does not exist"),
+            "database \"oht50\" does not exist"
+        );
     }
 
     #[test]
@@ -597,7 +607,10 @@ mod tests {
         assert_eq!(url.scrub("postgres://u:a@b@h/db"), "postgres://u:***@h/db");
         // Idempotent, and no `://` means nothing to do.
         assert_eq!(url.scrub("postgres://u:***@h/db"), "postgres://u:***@h/db");
-        assert_eq!(url.scrub("user 'root'@'localhost' :// x"), "user 'root'@'localhost' :// x");
+        assert_eq!(
+            url.scrub("user 'root'@'localhost' :// x"),
+            "user 'root'@'localhost' :// x"
+        );
         assert_eq!(url.scrub("ünïcode://u:p@h/d"), "ünïcode://u:***@h/d");
     }
 

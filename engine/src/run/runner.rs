@@ -120,7 +120,6 @@ pub struct Step {
     pub duration_ms: u128,
 }
 
-
 /// What [`Runner::repair_report`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Repaired {
@@ -1145,4 +1144,74 @@ fn applied_by_history(
         missing.insert(version.to_string(), ok.started_at.and_utc().timestamp());
     }
     (missing, unsure)
+}
+
+#[cfg(test)]
+mod missing_from_ledger_tests {
+    use super::*;
+
+    fn row(id: i64, version: &str, direction: &str, outcome: Outcome) -> history::Entry {
+        history::Entry {
+            id,
+            version: version.into(),
+            direction: direction.into(),
+            checksum: None,
+            started_at: chrono::DateTime::from_timestamp(1_000 + id, 0)
+                .map(|t| t.naive_utc())
+                .unwrap_or_default(),
+            finished_at: None,
+            duration_ms: None,
+            outcome,
+            error: None,
+            transactional: true,
+            repaired_at: None,
+            tool_version: String::new(),
+            host: String::new(),
+            os_user: String::new(),
+        }
+    }
+
+    #[test]
+    fn latest_success_decides_and_a_later_failure_makes_it_unsure() {
+        use Outcome::{Failed, Succeeded};
+        let names: BTreeSet<&str> = ["a", "b", "c", "d", "e"].into();
+        let ledger: BTreeMap<String, i64> = [("a".to_string(), 1)].into();
+        let rows = vec![
+            row(1, "a", "up", Succeeded),
+            // b: applied, ledger row deleted.
+            row(2, "b", "up", Succeeded),
+            // c: applied, then reverted.
+            row(3, "c", "up", Succeeded),
+            row(4, "c", "down", Succeeded),
+            // d: applied, checksum repaired, ledger row deleted.
+            row(5, "d", "up", Succeeded),
+            row(6, "d", "repair", Succeeded),
+            // e: never applied.
+            row(7, "e", "up", Failed),
+        ];
+        let (missing, unsure) = applied_by_history(&rows, &ledger, &names);
+        assert_eq!(missing.keys().collect::<Vec<_>>(), ["b", "d"]);
+        assert_eq!(missing.get("b"), Some(&1_002));
+        assert!(!unsure);
+
+        // Reverted, then a failed re-apply: the subset the state query reads may lack the
+        // `down`, so the answer is unsure; over every row it is exact.
+        let all = vec![
+            row(1, "a", "up", Succeeded),
+            row(2, "c", "up", Succeeded),
+            row(3, "c", "down", Succeeded),
+            row(4, "c", "up", Failed),
+        ];
+        let subset = [all[0].clone(), all[1].clone(), all[3].clone()];
+        let (missing, unsure) = applied_by_history(&subset, &ledger, &names);
+        assert!(unsure && missing.contains_key("c"));
+        assert!(applied_by_history(&all, &ledger, &names).0.is_empty());
+
+        // A `down` that did not finish is for `repair` (Unrepaired), not "missing".
+        let rows = vec![row(1, "b", "up", Succeeded), row(2, "b", "down", Failed)];
+        assert!(applied_by_history(&rows, &ledger, &names).0.is_empty());
+        // Versions this build does not know are left to UnknownApplied.
+        let rows = vec![row(1, "zz", "up", Succeeded)];
+        assert!(applied_by_history(&rows, &ledger, &names).0.is_empty());
+    }
 }

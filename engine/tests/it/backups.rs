@@ -911,3 +911,90 @@ fn check_failure(b: Backend, err: &MigrateError) {
     assert!(msg.contains("unchanged"), "{b:?}: {msg}");
     assert!(!msg.contains(SECRET), "{b:?}: echoes the dump: {msg}");
 }
+
+#[tokio::test]
+async fn views_triggers_and_types_survive_a_restore() {
+    each_backend!("bk_views", |db| {
+        let b = db.backend;
+        if b == Backend::Sqlite {
+            // A SQLite restore swaps the whole file: nothing backend-specific to prove.
+            continue;
+        }
+        let url = url_of(&db);
+        let tmp = tempfile::tempdir().unwrap();
+        let backups = tmp.path().join("backups");
+        let conn = migrated(&db, 5).await;
+        let extra: &[&str] = if b == Backend::Postgres {
+            &[
+                "CREATE TYPE mood AS ENUM ('ok', 'bad')",
+                "ALTER TABLE sensor ADD COLUMN mood mood NOT NULL DEFAULT 'ok'",
+                "CREATE VIEW v_names AS SELECT name FROM sensor",
+            ]
+        } else {
+            &[
+                "CREATE VIEW v_names AS SELECT name FROM sensor",
+                "CREATE TRIGGER trg_reading BEFORE INSERT ON reading FOR EACH ROW SET NEW.value = NEW.value + 1",
+            ]
+        };
+        for sql in extra {
+            conn.execute_unprepared(sql).await.unwrap();
+        }
+        let _ = conn.close().await;
+        let at_backup = snapshot(&db).await;
+        let conn = db.connect().await;
+        let good = backup::take(&conn, &url, &backup_config(&backups), "m2")
+            .await
+            .unwrap();
+        // Move on: more rows, another view, a table the backup does not have.
+        add_rows(&conn, "later", 3).await;
+        conn.execute_unprepared("CREATE TABLE junk (id INTEGER PRIMARY KEY)")
+            .await
+            .unwrap();
+        conn.execute_unprepared("CREATE VIEW v_junk AS SELECT id FROM junk")
+            .await
+            .unwrap();
+        let _ = conn.close().await;
+
+        let done = backup::restore(
+            db.connect().await,
+            &url,
+            &good.path,
+            &restore_options(Some(&backups)),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{b:?}: {e}"));
+        let expected = if b == Backend::Postgres {
+            RestoreMethod::PostgresTransaction
+        } else {
+            // Views and triggers cannot move between databases.
+            RestoreMethod::MysqlDirectLoad
+        };
+        assert_eq!(done.method, expected);
+        assert_same(
+            &at_backup,
+            &snapshot(&db).await,
+            &format!("{b:?}: restored"),
+        );
+        let conn = db.connect().await;
+        let names = strings(&conn, "SELECT name FROM v_names ORDER BY name").await;
+        assert_eq!(names.len(), 6, "{b:?}: the view is back: {names:?}");
+        assert!(
+            conn.execute_unprepared("SELECT 1 FROM v_junk")
+                .await
+                .is_err(),
+            "{b:?}: the view made after the backup is gone"
+        );
+        if b == Backend::MySql {
+            let triggers = strings(
+                &conn,
+                "SELECT CAST(TRIGGER_NAME AS CHAR) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE()",
+            )
+            .await;
+            assert_eq!(triggers, vec!["trg_reading".to_string()]);
+        }
+        let _ = conn.close().await;
+        if b == Backend::MySql {
+            assert_no_scratch(&db).await;
+        }
+    });
+}

@@ -13,12 +13,19 @@ use migration_engine::schema::{Column, ForeignKey, Index, Table};
 use sea_orm::DbBackend;
 
 use test_support::Backend;
-use crate::support::{ok, run, stdout};
-
-const HEAD: &str = "m20250128_140000_idx_telemetry_timestamp";
+use crate::support::{names, ok, run, stdout};
 
 fn crate_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The head of the snapshot chain: the latest migration that has a schema snapshot.
+fn head() -> String {
+    names()
+        .into_iter()
+        .rev()
+        .find(|m| crate_dir().join(format!("snapshots/{m}.json")).is_file())
+        .expect("a migration with a snapshot")
 }
 
 fn updating() -> bool {
@@ -46,9 +53,10 @@ fn pinned(path: &Path, actual: &str) {
 fn lib_up_to_head() -> String {
     let lib = std::fs::read_to_string(crate_dir().join("src/lib.rs")).unwrap();
     let registered = autogen::registered_migrations(&crate_dir().join("src")).unwrap();
+    let head = head();
     let pos = registered
         .iter()
-        .position(|m| m == HEAD)
+        .position(|m| *m == head)
         .expect("HEAD registered");
     let later = &registered[pos + 1..];
     lib.lines()
@@ -59,7 +67,7 @@ fn lib_up_to_head() -> String {
 
 #[test]
 fn the_head_snapshot_is_the_entity_schema() {
-    let path = crate_dir().join(format!("snapshots/{HEAD}.json"));
+    let path = crate_dir().join(format!("snapshots/{}.json", head()));
     if updating() {
         autogen::write_snapshot(&path, &autogen::entity_snapshot(&migration::entities())).unwrap();
     }
@@ -76,12 +84,13 @@ async fn the_head_snapshot_is_what_the_migrations_build_on_postgres() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    ok(run(dir.path(), Some(&db.url), &["up", "--to", HEAD]));
+    let head_name = head();
+    ok(run(dir.path(), Some(&db.url), &["up", "--to", &head_name]));
     let conn = db.connect().await;
     let mut live = migration_engine::schema::inspect(&conn).await.expect("inspect");
     live.tables
         .retain(|name, _| !migration::config().is_tooling_table(name));
-    let head = autogen::read_snapshot(&crate_dir().join(format!("snapshots/{HEAD}.json"))).unwrap();
+    let head = autogen::read_snapshot(&crate_dir().join(format!("snapshots/{head_name}.json"))).unwrap();
     let d = drift::compare(&head, &live, Some(DbBackend::Postgres));
     assert!(d.is_empty(), "{:#?}", d.differences);
     let _ = conn.close().await;
@@ -100,7 +109,7 @@ fn scratch_crate() -> tempfile::TempDir {
     )
     .unwrap();
     std::fs::write(m.join("src/lib.rs"), lib_up_to_head()).unwrap();
-    let snap = format!("snapshots/{HEAD}.json");
+    let snap = format!("snapshots/{}.json", head());
     std::fs::copy(crate_dir().join(&snap), m.join(&snap)).unwrap();
     dir
 }
@@ -135,7 +144,7 @@ fn no_entity_change_says_so_and_writes_nothing() {
         stdout(&o)
     );
     assert!(
-        stdout(&o).contains(&format!("{HEAD}.json")),
+        stdout(&o).contains(&format!("{}.json", head())),
         "{}",
         stdout(&o)
     );
@@ -149,12 +158,13 @@ fn no_entity_change_says_so_and_writes_nothing() {
 #[test]
 fn a_missing_head_snapshot_is_explained() {
     let dir = scratch_crate();
-    std::fs::remove_file(dir.path().join(format!("migration/snapshots/{HEAD}.json"))).unwrap();
+    let head = head();
+    std::fs::remove_file(dir.path().join(format!("migration/snapshots/{head}.json"))).unwrap();
     let o = run(dir.path(), None, &["generate", "x", "--autogenerate"]);
     assert_eq!(o.status.code(), Some(1));
     let err = crate::support::stderr(&o);
     assert!(
-        err.contains(&format!("{HEAD} has no schema snapshot")),
+        err.contains(&format!("{head} has no schema snapshot")),
         "{err}"
     );
     assert!(err.contains("-u URL"), "{err}");
@@ -242,7 +252,7 @@ fn fixed_edit() -> migration_engine::schema::Schema {
 
 #[test]
 fn generated_code_for_a_fixed_edit_is_pinned() {
-    let head = autogen::read_snapshot(&crate_dir().join(format!("snapshots/{HEAD}.json"))).unwrap();
+    let head = autogen::read_snapshot(&crate_dir().join(format!("snapshots/{}.json", head()))).unwrap();
     let (up, down) = autogen::plan(&head, &fixed_edit(), DbBackend::Postgres, &migration::config());
     let summary = up.summary();
     for line in [

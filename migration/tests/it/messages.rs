@@ -48,7 +48,10 @@ async fn connect_errors_name_the_role_or_the_database() {
             let o = run(d, Some(&url), &["status"]);
             let err = stderr(&o);
             assert_eq!(o.status.code(), Some(1), "{err}");
-            assert!(err.contains(&format!("role \"{role}\" does not exist")), "{err}");
+            assert!(
+                err.contains(&format!("role \"{role}\" does not exist")),
+                "{err}"
+            );
             assert!(err.contains("SQLSTATE 28000"), "{err}");
             assert!(err.contains("does not exist on this server"), "{err}");
             assert!(!err.contains("Create the database"), "{err}");
@@ -58,8 +61,14 @@ async fn connect_errors_name_the_role_or_the_database() {
         let o = run(d, Some(&url), &["status"]);
         let err = stderr(&o);
         assert_eq!(o.status.code(), Some(1), "{backend:?}: {err}");
-        assert!(err.contains("Create the database first"), "{backend:?}: {err}");
-        assert!(err.contains(&format!("{}_missing", db.name())), "{backend:?}: {err}");
+        assert!(
+            err.contains("Create the database first"),
+            "{backend:?}: {err}"
+        );
+        assert!(
+            err.contains(&format!("{}_missing", db.name())),
+            "{backend:?}: {err}"
+        );
         assert!(!err.contains("role"), "{backend:?}: {err}");
     }
 }
@@ -67,7 +76,10 @@ async fn connect_errors_name_the_role_or_the_database() {
 #[tokio::test]
 async fn deleted_ledger_row_is_reported_and_repaired() {
     let all = names();
-    assert!(all.len() >= 3, "the test deletes a middle and the last ledger row");
+    assert!(
+        all.len() >= 3,
+        "the test deletes a middle and the last ledger row"
+    );
     let middle = all[all.len() / 2].clone();
     let last = all[all.len() - 1].clone();
     each_backend!("messages_ledger", |db| {
@@ -119,7 +131,10 @@ async fn deleted_ledger_row_is_reported_and_repaired() {
 
         // `up`, with or without --allow-out-of-order, refuses with the same message and changes
         // nothing: no failed run is recorded, so nothing blocks later runs.
-        for args in [&["--no-backup", "up"][..], &["--no-backup", "up", "--allow-out-of-order"]] {
+        for args in [
+            &["--no-backup", "up"][..],
+            &["--no-backup", "up", "--allow-out-of-order"],
+        ] {
             let o = run(d, Some(url), args);
             let err = stderr(&o);
             assert_eq!(o.status.code(), Some(1), "{b:?} {args:?}: {err}");
@@ -150,7 +165,11 @@ async fn deleted_ledger_row_is_reported_and_repaired() {
         assert!(states(d, url).iter().all(|(_, s)| s == "applied"), "{b:?}");
         ok(run(d, Some(url), &["status", "--check"]));
         let o = ok(run(d, Some(url), &["--no-backup", "up"]));
-        assert!(stderr(&o).contains("Nothing to apply"), "{b:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("Nothing to apply"),
+            "{b:?}: {}",
+            stderr(&o)
+        );
 
         // A real `down` leaves it pending, not missing.
         ok(run(d, Some(url), &["--no-backup", "down"]));

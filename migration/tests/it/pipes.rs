@@ -74,9 +74,11 @@ fn spawn_into_pipe(
             err
         })
     });
-    let status = wait_for("the migration binary to exit", Duration::from_secs(120), || {
-        child.try_wait().ok().flatten()
-    });
+    let status = wait_for(
+        "the migration binary to exit",
+        Duration::from_secs(120),
+        || child.try_wait().ok().flatten(),
+    );
     let err = drain.and_then(|t| t.join().ok()).unwrap_or_default();
     (
         first,
@@ -91,7 +93,11 @@ fn spawn_into_pipe(
 fn assert_no_panic(what: &str, o: &Output) {
     let err = stderr(o);
     assert_ne!(o.status.code(), Some(101), "{what}: exit 101: {err}");
-    assert!(o.status.code().is_some(), "{what}: killed by a signal: {:?}", o.status);
+    assert!(
+        o.status.code().is_some(),
+        "{what}: killed by a signal: {:?}",
+        o.status
+    );
     assert!(
         !err.contains("panicked") && !err.contains("RUST_BACKTRACE"),
         "{what}: {err}"
@@ -114,13 +120,8 @@ async fn up_into_a_closed_pipe_applies_and_records_everything() {
             let log = d.join("migration.log");
             let log_arg = log.to_string_lossy().to_string();
             // `-v` as well: the statement log writes to the closed stderr too.
-            let (_, o) = spawn_into_pipe(
-                d,
-                &url,
-                &["-v", "--log-file", &log_arg, "up"],
-                true,
-                reader,
-            );
+            let (_, o) =
+                spawn_into_pipe(d, &url, &["-v", "--log-file", &log_arg, "up"], true, reader);
             assert_no_panic(&format!("{b:?} up {reader:?}"), &o);
             assert_eq!(o.status.code(), Some(0), "{b:?} up {reader:?}");
 

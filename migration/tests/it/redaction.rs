@@ -128,9 +128,15 @@ fn check(
     let all = format!("{out}{err}");
     assert_eq!(o.status.code(), Some(code), "{args:?}: {all}");
     for needle in needles {
-        assert!(all.contains(needle), "{args:?}: expected `{needle}` in: {all}");
+        assert!(
+            all.contains(needle),
+            "{args:?}: expected `{needle}` in: {all}"
+        );
     }
-    assert!(masks_only_passwords(&all), "{args:?}: a word was masked: {all}");
+    assert!(
+        masks_only_passwords(&all),
+        "{args:?}: a word was masked: {all}"
+    );
     assert!(!all.contains("panicked"), "{all}");
     for shown in [password, encoded] {
         assert!(
@@ -175,7 +181,16 @@ async fn odd_passwords_never_mangle_messages_or_show_up() {
             let ctx = format!("{backend:?}, password {label}");
 
             // Connected: the URL is shown with its password masked, nothing else.
-            let all = check(d, &url, &["status"], 0, &["pending"], &user, &password, &encoded);
+            let all = check(
+                d,
+                &url,
+                &["status"],
+                0,
+                &["pending"],
+                &user,
+                &password,
+                &encoded,
+            );
             assert!(
                 all.contains(&format!("{user}:***@")),
                 "{ctx}: the URL is shown masked: {all}"
@@ -195,11 +210,24 @@ async fn odd_passwords_never_mangle_messages_or_show_up() {
                 ],
             };
             let needles: Vec<&str> = needles.iter().map(String::as_str).collect();
-            check(d, &bad_db, &["status"], 1, &needles, &user, &password, &encoded);
+            check(
+                d,
+                &bad_db,
+                &["status"],
+                1,
+                &needles,
+                &user,
+                &password,
+                &encoded,
+            );
 
             // MariaDB checks passwords here: a wrong one names the user, and every word stays.
             if backend == Backend::MySql {
-                let wrong_pw = if password == "password" { "s" } else { "password" };
+                let wrong_pw = if password == "password" {
+                    "s"
+                } else {
+                    "password"
+                };
                 let wrong = with_credentials(&db.url, &user, wrong_pw);
                 check(
                     d,
@@ -227,7 +255,10 @@ async fn odd_passwords_never_mangle_messages_or_show_up() {
                 &url,
                 &["status"],
                 1,
-                &["Access denied for user 'root'@", "Check the user name and password"],
+                &[
+                    "Access denied for user 'root'@",
+                    "Check the user name and password",
+                ],
                 "root",
                 "root",
                 "root",

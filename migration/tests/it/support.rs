@@ -7,7 +7,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use migration::{MigrationName, MigratorTrait};
+use migration::MigratorTrait;
 use test_support::TestDb;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_migration");

@@ -7,4 +7,5 @@ mod cli;
 mod defaults;
 mod dev;
 mod fixtures;
+mod flags;
 mod support;
