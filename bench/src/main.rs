@@ -25,9 +25,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use migration::sea_orm::{
-    ConnectionTrait, Database, DatabaseConnection, DbBackend, TransactionTrait,
-};
+use migration::sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, TransactionTrait};
+use migration::{MigratorTrait, Migrator};
 
 #[derive(Parser)]
 struct Args {
@@ -412,10 +411,24 @@ fn chain(args: &Args, backends: &[Backend], db: &str, tmp: &Path) {
 }
 
 async fn connect(url: &str) -> DatabaseConnection {
-    let parsed = migration::DatabaseUrl::parse(url).expect("url");
-    migration::connect(&parsed, &migration::ConnectSettings::default())
+    let parsed = migration_engine::DatabaseUrl::parse(url).expect("url");
+    migration_engine::connect(&parsed, &migration_engine::ConnectSettings::default())
         .await
         .expect("connect")
+}
+
+/// The OHT-50 migration whose name ends with `suffix` (its description), from
+/// `Migrator::migrations()`.
+fn migration_named(suffix: &str) -> String {
+    let found: Vec<String> = Migrator::migrations()
+        .iter()
+        .map(|m| m.name().to_string())
+        .filter(|n| n.ends_with(suffix))
+        .collect();
+    match found.as_slice() {
+        [one] => one.clone(),
+        _ => panic!("expected one migration named `*{suffix}`, found {found:?}"),
+    }
 }
 
 /// Creates `db` migrated up to the safety system with `rows` telemetry rows, 10% with NULL
@@ -429,7 +442,7 @@ async fn telemetry_db(args: &Args, b: &Backend, db: &str) -> DatabaseConnection 
         &[
             "up",
             "--to",
-            "m20250128_120000_safety_system",
+            &migration_named("_safety_system"),
             "--no-backup",
         ],
         &[],
@@ -562,7 +575,7 @@ async fn backfill(args: &Args, backends: &[Backend], db: &str) {
             &[
                 "up",
                 "--to",
-                "m20250128_130000_telemetry_backfill",
+                &migration_named("_telemetry_backfill"),
                 "--no-backup",
                 "--progress",
                 "off",
@@ -636,7 +649,7 @@ async fn availability(args: &Args, backends: &[Backend], db: &str) {
             &[
                 "up",
                 "--to",
-                "m20250128_130000_telemetry_backfill",
+                &migration_named("_telemetry_backfill"),
                 "--no-backup",
                 "--progress",
                 "off",

@@ -102,6 +102,7 @@ async fn offline_script_applied_by_the_client_equals_up() {
             Direction::Up,
             &Target::All,
             backend.db_backend(),
+            &migration::config(),
         )
         .await
         .expect("render up script");
@@ -134,6 +135,7 @@ async fn offline_script_applied_by_the_client_equals_up() {
             Direction::Down,
             &Target::Version(first.into()),
             backend.db_backend(),
+            &migration::config(),
         )
         .await
         .expect("render down script");

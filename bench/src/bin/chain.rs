@@ -1,8 +1,8 @@
 //! A chain of `CHAIN_LEN` (default 300) generated migrations, each creating one small table,
-//! run through our CLI (`migration::cli`), or stock sea-orm-migration's with `CHAIN_STOCK=1`:
-//! how per-migration overhead grows with the length of the chain.
+//! run through our CLI (`migration_engine::cli` with the OHT-50 configuration, as the
+//! `migration` binary runs it), or stock sea-orm-migration's with `CHAIN_STOCK=1`: how
+//! per-migration overhead grows with the length of the chain.
 
-use clap::Parser;
 use migration::sea_orm::DbErr;
 use migration::{MigrationName, MigrationTrait, MigratorTrait, SchemaManager};
 use sea_orm_migration::prelude::*;
@@ -67,7 +67,8 @@ async fn main() {
     if std::env::var("CHAIN_STOCK").is_ok_and(|v| v == "1") {
         sea_orm_migration::cli::run_cli(Chain).await;
     } else {
-        let args = migration::cli::Cli::parse();
-        std::process::exit(migration::cli::run::<Chain>(args).await);
+        let config = migration::config();
+        let cli = migration_engine::cli::parse(&config);
+        std::process::exit(migration_engine::cli::run::<Chain>(cli, &config).await);
     }
 }

@@ -12,10 +12,11 @@
 //!   rolls everything back.
 //! - **MySQL/MariaDB**: the dump is loaded into a scratch database; then one `RENAME TABLE`
 //!   statement (atomic) moves the target's tables into a second scratch database and the
-//!   restored ones into the target, and both scratch databases are dropped. When views or
-//!   triggers make that impossible (they cannot move between databases) or no scratch database
-//!   can be created, the target is emptied and the dump loaded into it directly; a failure
-//!   then names the safety backup.
+//!   restored ones into the target, and both scratch databases are dropped. When views,
+//!   triggers or routines make that impossible (they cannot move between databases) or no
+//!   scratch database can be created, the target is emptied and the dump, which just loaded
+//!   cleanly into the scratch database, is loaded into it directly; a failure then names the
+//!   safety backup.
 //!
 //! Errors never quote the backup's contents: tool output is cut to one line and withheld from
 //! its first quote on.
@@ -65,8 +66,8 @@ pub enum RestoreMethod {
     PostgresTransaction,
     /// MySQL/MariaDB: loaded into a scratch database, swapped in by one `RENAME TABLE`.
     MysqlTableSwap,
-    /// MySQL/MariaDB: loaded straight into the emptied target (views or triggers present, or
-    /// no scratch database allowed).
+    /// MySQL/MariaDB: loaded straight into the emptied target (views, triggers or routines
+    /// present, or no scratch database allowed).
     MysqlDirectLoad,
 }
 
@@ -607,7 +608,7 @@ fn scratch_name(target: &str, what: &str, tag: &str) -> String {
     format!("{prefix}_{what}_{tag}")
 }
 
-/// Views and triggers in `schema` (they cannot be moved to another database by RENAME).
+/// Views, triggers and routines in `schema`: RENAME cannot move them to another database.
 async fn mysql_movable_blockers(
     db: &DatabaseConnection,
     schema: &str,
@@ -616,8 +617,9 @@ async fn mysql_movable_blockers(
         .query_one_raw(Statement::from_sql_and_values(
             DbBackend::MySql,
             "SELECT (SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ?) \
-                  + (SELECT COUNT(*) FROM information_schema.VIEWS WHERE TABLE_SCHEMA = ?) AS n",
-            [schema.into(), schema.into()],
+                  + (SELECT COUNT(*) FROM information_schema.VIEWS WHERE TABLE_SCHEMA = ?) \
+                  + (SELECT COUNT(*) FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = ?) AS n",
+            [schema.into(), schema.into(), schema.into()],
         ))
         .await?;
     Ok(row

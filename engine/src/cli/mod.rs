@@ -127,7 +127,7 @@ pub async fn execute<M: MigratorTrait>(
         return Ok(());
     }
     if let Command::Sql(args) = &command {
-        return crate::cli::review::run_sql(args, &M::migrations()).await;
+        return crate::cli::review::run_sql(args, &M::migrations(), config).await;
     }
     if let Some(done) = crate::cli::backup::offline(&command, &cli.safety).await {
         return done;

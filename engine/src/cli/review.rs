@@ -45,6 +45,7 @@ pub fn target(num: Option<u32>, to: Option<String>) -> Target {
 pub async fn run_sql(
     args: &SqlArgs,
     migrations: &[Box<dyn MigrationTrait>],
+    config: &crate::config::Config,
 ) -> Result<(), MigrateError> {
     let direction = match args.direction {
         ScriptDirection::Up => Direction::Up,
@@ -55,6 +56,7 @@ pub async fn run_sql(
         direction,
         &target(args.num, args.to.clone()),
         args.backend.db_backend(),
+        config,
     )
     .await?;
     let text = script.to_text();
@@ -111,7 +113,7 @@ pub async fn run_review(
 ) -> Result<(), MigrateError> {
     let backend = backend_name(url.backend());
     match cmd {
-        ReviewCommand::Sql(args) => run_sql(&args, migrations).await,
+        ReviewCommand::Sql(args) => run_sql(&args, migrations, runner.config()).await,
         ReviewCommand::Lint(args) => {
             let findings = lint::lint_database(runner, url, migrations, args.all).await?;
             let errors = findings

@@ -7,6 +7,7 @@ mod autogen;
 mod autogen_e2e;
 mod cli;
 mod deploy;
+mod offline;
 mod review_cli;
 mod scale;
 mod messages;
