@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use migration::sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, TransactionTrait};
-use migration::{MigratorTrait, Migrator};
+use migration::{Migrator, MigratorTrait};
 
 #[derive(Parser)]
 struct Args {
@@ -662,7 +662,9 @@ async fn availability(args: &Args, backends: &[Backend], db: &str) {
             Kind::Pg => "VACUUM ANALYZE telemetry",
             _ => "ANALYZE TABLE telemetry",
         };
-        conn.execute_unprepared(settle).await.expect("vacuum/analyze");
+        conn.execute_unprepared(settle)
+            .await
+            .expect("vacuum/analyze");
         for how in ["migration (online)", "plain CREATE INDEX"] {
             let stop = Arc::new(AtomicBool::new(false));
             let w = tokio::spawn(writer(url.clone(), stop.clone()));

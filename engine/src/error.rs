@@ -102,7 +102,7 @@ pub enum MigrateError {
         consequence: String,
         /// The driver's error, for matching on its code ([`db_code`]).
         #[source]
-        source: Option<DbErr>,
+        source: Option<Box<DbErr>>,
     },
 
     /// Any other database error.
@@ -114,7 +114,7 @@ pub enum MigrateError {
         cause: String,
         /// The driver's error, for matching on its code ([`MigrateError::db_code`]).
         #[source]
-        source: Option<DbErr>,
+        source: Option<Box<DbErr>>,
     },
 
     /// `generate` could not write the new migration.
@@ -463,7 +463,7 @@ impl MigrateError {
         move |e| MigrateError::Database {
             action: action.to_string(),
             cause: e.to_string(),
-            source: Some(e),
+            source: Some(Box::new(e)),
         }
     }
 
@@ -472,6 +472,9 @@ impl MigrateError {
     pub fn db_code(&self) -> Option<String> {
         match self {
             MigrateError::Database {
+                source: Some(e), ..
+            }
+            | MigrateError::MigrationFailed {
                 source: Some(e), ..
             } => db_code(e),
             MigrateError::Connect {

@@ -10,6 +10,7 @@ use sea_orm::DbBackend;
 use sea_orm_migration::prelude::*;
 
 use migration_engine::author::batch::{self, BatchJob};
+use migration_engine::author::context;
 
 /// The backfill job: one `UPDATE` per batch.
 pub struct TelemetryBackfill;
@@ -56,11 +57,11 @@ impl MigrationTrait for Migration {
     /// A no-op on the data (see the module documentation); forgets the recorded batches.
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         if !batch::capturing(manager) {
-            eprintln!(
+            context::notice(&format!(
                 "{}: down leaves the data as it is: filled 0.0 values cannot be told apart from measured ones, \
                  so the NULLs are not restored",
                 TelemetryBackfill.name()
-            );
+            ));
         }
         batch::forget(manager, TelemetryBackfill.name()).await
     }

@@ -2,7 +2,6 @@
 //! (JSON, bytes, floats, timestamps, enums, server defaults) and FK actions behave as the spec
 //! says, on every backend.
 
-
 use chrono::NaiveDate;
 use entity::enums::*;
 use entity::prelude::*;
@@ -13,7 +12,11 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseConnection, EntityTrai
 use serde_json::json;
 
 async fn migrated(db: &test_support::TestDb) -> DatabaseConnection {
-    let runner = Runner::with_config(db.connect().await, Migrator::migrations(), migration::config());
+    let runner = Runner::with_config(
+        db.connect().await,
+        Migrator::migrations(),
+        migration::config(),
+    );
     runner.up(&Target::All).await.expect("up");
     runner.connection().clone()
 }
@@ -89,7 +92,10 @@ async fn every_entity_round_trips_every_column() {
         test_support::wait_for(
             "the clock to pass the robot's updated_at",
             std::time::Duration::from_secs(5),
-            || (chrono::Utc::now().naive_utc() - inserted >= chrono::TimeDelta::microseconds(1)).then_some(()),
+            || {
+                (chrono::Utc::now().naive_utc() - inserted >= chrono::TimeDelta::microseconds(1))
+                    .then_some(())
+            },
         );
         let updated = active.update(&db).await.expect("update robot");
         assert!(

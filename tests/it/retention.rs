@@ -2,12 +2,11 @@
 //! telemetry, LiDAR scans with their obstacles and safety events, and a run killed half-way
 //! that converges on rerun.
 
-
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use test_support::{TestDb, wait_for_async};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+use test_support::{TestDb, wait_for_async};
 
 const BIN: &str = env!("CARGO_BIN_EXE_oht50-db");
 const OLD: &str = "2020-01-01 00:00:00";

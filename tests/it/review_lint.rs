@@ -2,14 +2,13 @@
 //! database of each backend; the spec migrations' own findings; and `up` refusing destructive
 //! migrations unless allowed.
 
-
-use test_support::{Backend, TestDb};
-use migration_engine::review::lint::{self, Finding, Severity};
 use migration::sea_orm::{ConnectionTrait, DbBackend};
 use migration::{Migrator, MigratorTrait};
+use migration_engine::review::lint::{self, Finding, Severity};
 use migration_engine::{Runner, Target};
 use sea_orm_migration::async_trait::async_trait;
 use sea_orm_migration::prelude::*;
+use test_support::{Backend, TestDb};
 
 #[derive(DeriveIden)]
 enum Owners {
@@ -632,12 +631,15 @@ async fn up_refuses_destructive_migrations_unless_allowed() {
                 .unwrap(),
             before
         );
-        let runner = Runner::with_config(runner.connection().clone(), drop_note(), migration::config()).with_options(
-            migration_engine::RunOptions {
-                allow_destructive: true,
-                ..Default::default()
-            },
-        );
+        let runner = Runner::with_config(
+            runner.connection().clone(),
+            drop_note(),
+            migration::config(),
+        )
+        .with_options(migration_engine::RunOptions {
+            allow_destructive: true,
+            ..Default::default()
+        });
         runner
             .up(&Target::All)
             .await

@@ -3,16 +3,15 @@
 //! `down` script takes it back to an empty ledger, and a dry run changes neither the schema
 //! nor the ledger.
 
-
 use std::path::Path;
 use std::process::Command;
 
-use test_support::{Backend, TestDb};
-use migration_engine::schema::Schema;
-use migration_engine::review::script::{self, offline_script};
 use migration::{Migrator, MigratorTrait};
 use migration_engine::bookkeeping::ledger::Ledger;
+use migration_engine::review::script::{self, offline_script};
+use migration_engine::schema::Schema;
 use migration_engine::{Direction, Runner, Target};
+use test_support::{Backend, TestDb};
 
 /// The names of the migrations, oldest first, from `Migrator::migrations()`.
 fn names() -> Vec<String> {
@@ -25,7 +24,9 @@ fn names() -> Vec<String> {
 /// The schema without the bookkeeping tables, and the ledger's versions.
 async fn snapshot(db: &TestDb) -> (Schema, Vec<String>) {
     let conn = db.connect().await;
-    let schema = migration_engine::schema::inspect(&conn).await.expect("inspect");
+    let schema = migration_engine::schema::inspect(&conn)
+        .await
+        .expect("inspect");
     let versions = if schema.tables.contains_key("seaql_migrations") {
         Ledger::default()
             .applied(&conn)
@@ -109,7 +110,11 @@ async fn offline_script_applied_by_the_client_equals_up() {
         std::fs::write(&up_sql, script.to_text()).unwrap();
         apply_with_client(&by_script, &up_sql);
 
-        let runner = Runner::with_config(by_up.connect().await, Migrator::migrations(), migration::config());
+        let runner = Runner::with_config(
+            by_up.connect().await,
+            Migrator::migrations(),
+            migration::config(),
+        );
         runner.up(&Target::All).await.expect("up");
         let _ = runner.connection().clone().close().await;
 
@@ -124,7 +129,13 @@ async fn offline_script_applied_by_the_client_equals_up() {
         assert_eq!(script_ledger, up_ledger, "{backend:?}");
         // The entity schema matches too: no drift after the script.
         let conn = by_script.connect().await;
-        let drift = migration_engine::review::drift::drift(&conn, &migration::entities(), &migration::config()).await.expect("drift");
+        let drift = migration_engine::review::drift::drift(
+            &conn,
+            &migration::entities(),
+            &migration::config(),
+        )
+        .await
+        .expect("drift");
         assert!(drift.is_empty(), "{backend:?}: {:?}", drift.differences);
         let _ = conn.close().await;
 
@@ -157,7 +168,11 @@ async fn dry_run_changes_neither_schema_nor_ledger() {
     let (m1, m2, m3) = (all[0].as_str(), all[1].as_str(), all[2].as_str());
     each_backend!("dry_run", |db| {
         let b = db.backend;
-        let runner = Runner::with_config(db.connect().await, Migrator::migrations(), migration::config());
+        let runner = Runner::with_config(
+            db.connect().await,
+            Migrator::migrations(),
+            migration::config(),
+        );
         let migrations = Migrator::migrations();
         // On an empty database: not even the ledger table is created.
         let before = snapshot(&db).await;

@@ -2,13 +2,12 @@
 //! backend; every migration's down restoring the schema of before its up; and the entities
 //! round-tripping every column and FK action through the real database.
 
-
 use std::collections::{BTreeMap, BTreeSet};
 
-use test_support::{Backend, TestDb};
-use migration_engine::schema::{Column, ForeignKey, Index, Schema, Table};
 use migration::{Migrator, MigratorTrait};
+use migration_engine::schema::{Column, ForeignKey, Index, Schema, Table};
 use migration_engine::{Runner, Target};
+use test_support::{Backend, TestDb};
 
 #[derive(Clone, Copy)]
 enum Ty {
@@ -403,7 +402,11 @@ async fn up_creates_exactly_the_spec_schema() {
 #[tokio::test]
 async fn every_down_restores_the_schema_before_its_up() {
     each_backend!("down_restores", |db| {
-        let runner = Runner::with_config(db.connect().await, Migrator::migrations(), migration::config());
+        let runner = Runner::with_config(
+            db.connect().await,
+            Migrator::migrations(),
+            migration::config(),
+        );
         let total = Migrator::migrations().len();
         for i in 0..total {
             let before = live_schema(&runner).await;

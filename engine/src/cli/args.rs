@@ -171,7 +171,8 @@ pub enum Command {
         /// Output format
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
-        /// Exit with code 3 while migrations are pending (readiness probes, CI)
+        /// Exit 3 while migrations are pending, 1 when `up` would refuse (changed checksum,
+        /// unknown version, unrepaired run, a migration missing from the ledger)
         #[arg(long)]
         check: bool,
     },
@@ -184,7 +185,8 @@ pub enum Command {
         #[arg(long)]
         limit: Option<u64>,
     },
-    /// After review: record current checksums and mark failed runs as repaired
+    /// After review: record current checksums, mark failed runs as repaired, and re-add ledger
+    /// rows the history shows applied
     Repair,
     /// Drop every table of the database, then apply all migrations
     Fresh {

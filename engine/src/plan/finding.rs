@@ -1040,7 +1040,7 @@ mod tests {
             .col("name")
             .to_string(PostgresQueryBuilder);
         assert_eq!(
-            rules_of(PG, &[index.clone()]),
+            rules_of(PG, std::slice::from_ref(&index)),
             ["pg-index-not-concurrently"]
         );
         let unique = Index::create()

@@ -1041,7 +1041,7 @@ impl Runner {
                     direction: direction.as_str(),
                     cause,
                     consequence,
-                    source: Some(err),
+                    source: Some(Box::new(err)),
                 })
             }
         }

@@ -4,7 +4,6 @@
 //! Update the pinned files with `UPDATE_SNAPSHOTS=1 cargo test -p migration --test autogen`
 //! and review the diff.
 
-
 use std::path::{Path, PathBuf};
 
 use migration_engine::generate::autogen;
@@ -12,8 +11,8 @@ use migration_engine::review::drift;
 use migration_engine::schema::{Column, ForeignKey, Index, Table};
 use sea_orm::DbBackend;
 
-use test_support::Backend;
 use crate::support::{names, ok, run, stdout};
+use test_support::Backend;
 
 fn crate_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -74,7 +73,12 @@ fn the_head_snapshot_is_the_entity_schema() {
     let head = autogen::read_snapshot(&path).expect("head snapshot");
     assert_eq!(head, autogen::entity_snapshot(&migration::entities()));
     assert_eq!(head.tables.len(), 10);
-    let (up, down) = autogen::plan(&head, &autogen::entity_snapshot(&migration::entities()), DbBackend::Postgres, &migration::config());
+    let (up, down) = autogen::plan(
+        &head,
+        &autogen::entity_snapshot(&migration::entities()),
+        DbBackend::Postgres,
+        &migration::config(),
+    );
     assert!(up.is_empty() && down.is_empty(), "{:?}", up.summary());
 }
 
@@ -87,10 +91,13 @@ async fn the_head_snapshot_is_what_the_migrations_build_on_postgres() {
     let head_name = head();
     ok(run(dir.path(), Some(&db.url), &["up", "--to", &head_name]));
     let conn = db.connect().await;
-    let mut live = migration_engine::schema::inspect(&conn).await.expect("inspect");
+    let mut live = migration_engine::schema::inspect(&conn)
+        .await
+        .expect("inspect");
     live.tables
         .retain(|name, _| !migration::config().is_tooling_table(name));
-    let head = autogen::read_snapshot(&crate_dir().join(format!("snapshots/{head_name}.json"))).unwrap();
+    let head =
+        autogen::read_snapshot(&crate_dir().join(format!("snapshots/{head_name}.json"))).unwrap();
     let d = drift::compare(&head, &live, Some(DbBackend::Postgres));
     assert!(d.is_empty(), "{:#?}", d.differences);
     let _ = conn.close().await;
@@ -252,8 +259,14 @@ fn fixed_edit() -> migration_engine::schema::Schema {
 
 #[test]
 fn generated_code_for_a_fixed_edit_is_pinned() {
-    let head = autogen::read_snapshot(&crate_dir().join(format!("snapshots/{}.json", head()))).unwrap();
-    let (up, down) = autogen::plan(&head, &fixed_edit(), DbBackend::Postgres, &migration::config());
+    let head =
+        autogen::read_snapshot(&crate_dir().join(format!("snapshots/{}.json", head()))).unwrap();
+    let (up, down) = autogen::plan(
+        &head,
+        &fixed_edit(),
+        DbBackend::Postgres,
+        &migration::config(),
+    );
     let summary = up.summary();
     for line in [
         "create table robot_firmware",

@@ -10,7 +10,6 @@
 //! migration), `drift` is empty and the rows survived, `down`, and the schema equals the schema
 //! before.
 
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -124,7 +123,9 @@ fn make_copy(dir: &Path) {
         &format!("name = \"{BIN_NAME}\"\npath = \"src/main.rs\""),
     );
     let lib = dir.join("migration/src/lib.rs");
-    let registered = migration_engine::generate::autogen::registered_migrations(&dir.join("migration/src")).unwrap();
+    let registered =
+        migration_engine::generate::autogen::registered_migrations(&dir.join("migration/src"))
+            .unwrap();
     let head = head();
     let pos = registered.iter().position(|m| *m == head).expect("HEAD");
     let later = &registered[pos + 1..];

@@ -2,14 +2,13 @@
 //! `generate` from the workspace root, and every kind of bad input (clear message, non-zero
 //! exit, database unchanged, no password printed).
 
-
 use std::path::Path;
 use std::process::Command;
 
-use test_support::{Backend, TestDb};
 use crate::support::{
     BIN, applied, common_prefix, count, names, ok, run, snapshot, stderr, stdout, unique_prefix,
 };
+use test_support::{Backend, TestDb};
 
 #[tokio::test]
 async fn command_set_on_every_backend() {
@@ -164,7 +163,10 @@ fn generate_from_the_workspace_root_writes_into_the_migration_crate() {
         .collect();
     assert_eq!(created.len(), 1, "{created:?} / {}", stdout(&o));
     let module = created[0].trim_end_matches(".rs");
-    assert!(migration_engine::generate::is_migration_module(module), "{module}");
+    assert!(
+        migration_engine::generate::is_migration_module(module),
+        "{module}"
+    );
     let lib = std::fs::read_to_string(src.join("lib.rs")).unwrap();
     assert!(lib.contains(&format!("mod {module};")), "{lib}");
     assert!(
@@ -175,7 +177,10 @@ fn generate_from_the_workspace_root_writes_into_the_migration_crate() {
     let new_at = lib.find(&format!("Box::new({module}::Migration)"));
     for existing in names() {
         let at = lib.find(&format!("Box::new({existing}::Migration)"));
-        assert!(at.is_some() && at < new_at, "{existing} before {module}: {lib}");
+        assert!(
+            at.is_some() && at < new_at,
+            "{existing} before {module}: {lib}"
+        );
     }
     let body = std::fs::read_to_string(src.join(&created[0])).unwrap();
     assert!(body.contains("impl MigrationTrait for Migration"));

@@ -2,20 +2,19 @@
 //! SIGKILL half-way, backups and restore, doctor, readiness checks, production guards, the
 //! JSON event log and the start-up helper.
 
-
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use test_support::{Backend, TestDb, wait_for_async};
-use migration_engine::run::startup::{StartupMode, ensure_schema};
-use migration::{Migrator};
-use migration_engine::{MigrateError, RunOptions};
-use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use crate::support::{
     Watched, applied, chaos_bin, command, count as migrations, name_ending, names, ok, run,
     run_bin, snapshot, stderr, stdout,
 };
+use migration::Migrator;
+use migration_engine::run::startup::{StartupMode, ensure_schema};
+use migration_engine::{MigrateError, RunOptions};
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+use test_support::{Backend, TestDb, wait_for_async};
 
 /// The chaos migration that sleeps `CHAOS_SLOW_MS` after its DDL (defined by the example).
 const SLOW: &str = "m20990101_000000_slow";
@@ -233,15 +232,22 @@ async fn five_runners_at_once_apply_each_migration_exactly_once() {
         // No lock left behind: another runner takes it at once.
         let started = Instant::now();
         let own = single(&db).await;
-        migration_engine::bookkeeping::lock::MigrationLock::acquire(&own, &lock_id(), Duration::from_secs(1), &|_| {})
-            .await
-            .expect("lock is free")
-            .release(&own)
-            .await
-            .expect("release");
+        migration_engine::bookkeeping::lock::MigrationLock::acquire(
+            &own,
+            &lock_id(),
+            Duration::from_secs(1),
+            &|_| {},
+        )
+        .await
+        .expect("lock is free")
+        .release(&own)
+        .await
+        .expect("release");
         assert!(started.elapsed() < Duration::from_secs(1), "{b:?}");
         assert_eq!(
-            migration_engine::bookkeeping::lock::holder(&conn, &lock_id()).await.expect("holder"),
+            migration_engine::bookkeeping::lock::holder(&conn, &lock_id())
+                .await
+                .expect("holder"),
             None,
             "{b:?}"
         );
@@ -256,9 +262,14 @@ async fn a_waiting_runner_times_out_naming_the_holder() {
         let b = db.backend;
         ok(run(d, Some(&db.url), &["up"]));
         let conn = single(&db).await;
-        let lock = migration_engine::bookkeeping::lock::MigrationLock::acquire(&conn, &lock_id(), Duration::from_secs(1), &|_| {})
-            .await
-            .expect("lock");
+        let lock = migration_engine::bookkeeping::lock::MigrationLock::acquire(
+            &conn,
+            &lock_id(),
+            Duration::from_secs(1),
+            &|_| {},
+        )
+        .await
+        .expect("lock");
         let before = snapshot(&db).await;
         let o = chaos(
             d,

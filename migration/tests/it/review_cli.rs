@@ -2,7 +2,6 @@
 //! nothing, `sql` needs no database, `lint`, `drift` and `check` print findings and exit
 //! non-zero on errors (drift made by hand), on every backend.
 
-
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -39,7 +38,9 @@ fn code(o: &Output) -> Option<i32> {
 
 async fn snapshot(db: &TestDb) -> migration_engine::schema::Schema {
     let conn = db.connect().await;
-    let s = migration_engine::schema::inspect(&conn).await.expect("inspect");
+    let s = migration_engine::schema::inspect(&conn)
+        .await
+        .expect("inspect");
     let _ = conn.close().await;
     s
 }
@@ -163,7 +164,10 @@ async fn review_commands_on_every_backend() {
             out(&o)
         );
         let o = run(d, url, &["up", "--dry-run", "-n", "1"]);
-        assert!(out(&o).contains(&all[2]), "{b:?}: the third migration is next");
+        assert!(
+            out(&o).contains(&all[2]),
+            "{b:?}: the third migration is next"
+        );
         assert_eq!(
             snapshot(&db).await,
             schema,

@@ -3,13 +3,12 @@
 //! the online index (INVALID index cleanup, lock timeout and retries, a second runner waiting
 //! while the concurrent build holds the lock).
 
-
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use test_support::{Backend, TestDb, wait_for_async};
-use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use crate::support::{Watched, command, name_ending, names, ok, position, run_bin, stderr};
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+use test_support::{Backend, TestDb, wait_for_async};
 
 /// The last schema migration before the backfill.
 fn spec3() -> String {
@@ -282,7 +281,9 @@ async fn backfill_killed_half_way_resumes_and_applies_each_batch_once() {
                 &format!("{b:?}: the backfill to start writing"),
                 Duration::from_secs(30),
                 move || async move {
-                    (child.stderr_so_far().contains(&format!("Applying {backfill}"))
+                    (child
+                        .stderr_so_far()
+                        .contains(&format!("Applying {backfill}"))
                         && std::fs::metadata(journal).is_ok_and(|m| m.len() > 0))
                     .then_some(0)
                 },
@@ -290,7 +291,8 @@ async fn backfill_killed_half_way_resumes_and_applies_each_batch_once() {
             .await
         } else {
             let conn = &conn;
-            let sql = format!("SELECT batch FROM oht50_migration_batches WHERE migration = '{backfill}'");
+            let sql =
+                format!("SELECT batch FROM oht50_migration_batches WHERE migration = '{backfill}'");
             let sql = &sql;
             wait_for_async(
                 &format!("{b:?}: five committed batches"),
@@ -516,10 +518,7 @@ async fn concurrent_build_under_the_lock_does_not_deadlock_a_waiting_runner() {
             }
             exec(&writer, "COMMIT").await;
         }
-        let (a, bb) = (
-            first.wait_with_output(),
-            second.wait_with_output(),
-        );
+        let (a, bb) = (first.wait_with_output(), second.wait_with_output());
         let a = ok(a);
         let bb = ok(bb);
         let applied_by: usize = [&a, &bb]
@@ -530,7 +529,11 @@ async fn concurrent_build_under_the_lock_does_not_deadlock_a_waiting_runner() {
         let has = migration_engine::author::online::index_state(&conn, "idx_telemetry_timestamp")
             .await
             .unwrap();
-        assert_eq!(has, migration_engine::author::online::IndexState::Valid, "{b:?}");
+        assert_eq!(
+            has,
+            migration_engine::author::online::IndexState::Valid,
+            "{b:?}"
+        );
         let _ = writer.close().await;
         let _ = conn.close().await;
     });

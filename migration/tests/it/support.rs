@@ -158,7 +158,9 @@ pub fn applied(dir: &Path, url: &str) -> Vec<String> {
 /// The schema and the ledger rows of `db`.
 pub async fn snapshot(db: &TestDb) -> (migration_engine::schema::Schema, Vec<(String, i64)>) {
     let conn = db.connect().await;
-    let schema = migration_engine::schema::inspect(&conn).await.expect("inspect");
+    let schema = migration_engine::schema::inspect(&conn)
+        .await
+        .expect("inspect");
     let ledger = if schema.tables.contains_key("seaql_migrations") {
         migration_engine::bookkeeping::ledger::Ledger::default()
             .applied(&conn)

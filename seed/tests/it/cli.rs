@@ -1,8 +1,6 @@
 //! The `seed` binary: secrets never reach a pipe, refusals, exit codes, profiles.
 
 // Shared with the workspace tests; not reformatted from here.
-#[rustfmt::skip]
-
 use std::process::{Command, Output};
 
 use entity::users;

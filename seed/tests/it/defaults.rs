@@ -1,8 +1,6 @@
 //! Default data (spec 5.1) through the library, on SQLite, PostgreSQL and MariaDB.
 
 // Shared with the workspace tests; not reformatted from here.
-#[rustfmt::skip]
-
 use entity::{robots, safety_zones, users};
 use migration_engine::{Runner, Target};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};

@@ -1,8 +1,6 @@
 //! Development volumes: deterministic, referencing real robots and users, all or nothing.
 
 // Shared with the workspace tests; not reformatted from here.
-#[rustfmt::skip]
-
 use seed::SeedError;
 use seed::dev::{self, DevOptions};
 use seed::fixtures::{self, DumpOptions, LoadOptions};

@@ -1,8 +1,6 @@
 //! JSON fixtures: validation errors write nothing; load/dump round trip; upsert by key.
 
 // Shared with the workspace tests; not reformatted from here.
-#[rustfmt::skip]
-
 use seed::SeedError;
 use seed::fixtures::{self, DumpOptions, LoadOptions};
 use seed::passwords::{self, Secret};
