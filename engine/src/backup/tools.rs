@@ -25,26 +25,22 @@ impl Missing {
     }
 }
 
-/// Whether `name` is on `PATH`.
+/// Whether `name` is an executable on `PATH` (`which`).
 pub(crate) fn installed(name: &str) -> bool {
-    std::env::var_os("PATH")
-        .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join(name).is_file()))
-        .unwrap_or(false)
+    which::which(name).is_ok()
 }
 
 /// A command for `name` (stdin and stdout closed, stderr captured, killed when dropped).
 pub(crate) fn tool(name: &str) -> Result<tokio::process::Command, Missing> {
-    if !installed(name) {
-        let package = match name {
+    let path = which::which(name).map_err(|_| Missing {
+        tool: name.into(),
+        package: match name {
             "pg_dump" | "pg_restore" | "psql" => "postgresql-client",
             _ => "mariadb-client (or mysql-client)",
-        };
-        return Err(Missing {
-            tool: name.into(),
-            package: package.into(),
-        });
-    }
-    let mut cmd = tokio::process::Command::new(name);
+        }
+        .into(),
+    })?;
+    let mut cmd = tokio::process::Command::new(path);
     cmd.stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -130,7 +126,7 @@ pub(crate) fn libpq_url(url: &DatabaseUrl) -> (String, Option<String>) {
     let Ok(mut parsed) = url::Url::parse(url.expose()) else {
         return (url.redacted().to_string(), None);
     };
-    let pass = parsed.password().map(percent_decode);
+    let pass = url.password();
     let _ = parsed.set_password(None);
     let keep: Vec<(String, String)> = parsed
         .query_pairs()
@@ -167,20 +163,13 @@ pub(crate) fn mysql_args(cmd: &mut tokio::process::Command, url: &DatabaseUrl) {
             parsed.host_str().unwrap_or("127.0.0.1")
         ));
         cmd.arg(format!("--port={}", parsed.port().unwrap_or(3306)));
-        if !parsed.username().is_empty() {
-            cmd.arg(format!("--user={}", percent_decode(parsed.username())));
+        if let Some(user) = url.username() {
+            cmd.arg(format!("--user={user}"));
         }
-        if let Some(p) = parsed.password() {
-            cmd.env("MYSQL_PWD", percent_decode(p));
+        if let Some(p) = url.password() {
+            cmd.env("MYSQL_PWD", p);
         }
     }
-}
-
-fn percent_decode(s: &str) -> String {
-    url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_else(|| s.to_string())
 }
 
 /// `path` with `suffix` appended to its file name (`a.sql` + `.json` = `a.sql.json`).
