@@ -317,7 +317,9 @@ impl History {
     /// returns one row (two JSON arrays): per version its latest row, its latest successful
     /// non-`down` row (the recorded checksum) and its latest successful `up` (the duration).
     /// Bounded by the number of migrations however long the history grows, and independent of
-    /// per-row driver costs (SQLite's driver hands every row across threads).
+    /// per-row driver costs (SQLite's driver hands every row across threads). The wanted ids
+    /// are a joined derived table, not `id IN (subquery)`: MariaDB re-evaluates such a
+    /// subquery per row (a no-op `up` of 300 migrations took 3.5 s instead of 14 ms).
     pub async fn state<C: ConnectionTrait>(
         &self,
         db: &C,
@@ -336,10 +338,11 @@ impl History {
                     CAST(COALESCE((SELECT {agg}({arr}(id, version, direction, checksum, outcome, transactional, \
                                                        repaired_at, error, duration_ms, started_at, finished_at, \
                                                        tool_version, host, os_user)) \
-                       FROM {table} WHERE id IN (\
-                         SELECT MAX(id) FROM {table} GROUP BY version \
+                       FROM {table} JOIN (\
+                         SELECT MAX(id) AS latest_id FROM {table} GROUP BY version \
                          UNION SELECT MAX(id) FROM {table} WHERE outcome = 'succeeded' AND direction <> 'down' GROUP BY version \
-                         UNION SELECT MAX(id) FROM {table} WHERE outcome = 'succeeded' AND direction = 'up' GROUP BY version)), \
+                         UNION SELECT MAX(id) FROM {table} WHERE outcome = 'succeeded' AND direction = 'up' GROUP BY version\
+                       ) latest ON id = latest.latest_id), \
                        {empty}){text} AS CHAR(1000000)) AS history"
         );
         let sql = match backend {
