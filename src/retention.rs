@@ -113,11 +113,7 @@ pub struct RetentionArgs {
     pub max_rows_per_sec: Option<u64>,
 
     /// Pause between two batches
-    #[arg(
-        long,
-        default_value_t = 0,
-        value_name = "MS"
-    )]
+    #[arg(long, default_value_t = 0, value_name = "MS")]
     pub batch_pause_ms: u64,
 
     /// Progress on stderr
@@ -392,10 +388,7 @@ mod tests {
         assert_eq!(parse_age("12h").ok(), Some(Duration::from_secs(43_200)));
         assert_eq!(parse_age("90m").ok(), Some(Duration::from_secs(5_400)));
         assert_eq!(parse_age("5s").ok(), Some(Duration::from_secs(5)));
-        assert_eq!(
-            parse_age("1h 30m").ok(),
-            Some(Duration::from_secs(5_400))
-        );
+        assert_eq!(parse_age("1h 30m").ok(), Some(Duration::from_secs(5_400)));
         for bad in ["", "d", "30", "0d", "-1d", "soon"] {
             assert!(parse_age(bad).is_err(), "{bad}");
         }

@@ -392,20 +392,26 @@ impl BackupProblem {
             Self::Partial => "Use a complete backup (`backup --list` shows them) and delete the \
                               .partial file"
                 .into(),
-            Self::Unreadable { .. } => "Check the path of the backup file and its permissions".into(),
+            Self::Unreadable { .. } => {
+                "Check the path of the backup file and its permissions".into()
+            }
             Self::NoManifest { .. } | Self::BadManifest { .. } => {
                 "Use a backup taken by this version of the tool, with its manifest next to it \
                  (`backup --list` shows them)"
                     .into()
             }
             Self::OtherBackend { backup, .. } => {
-                format!("Restore it into a {backup} database, or pick a backup of the target's kind")
+                format!(
+                    "Restore it into a {backup} database, or pick a backup of the target's kind"
+                )
             }
             Self::CannotCheck { tool, package } => {
                 format!("Install `{tool}` (Debian/Ubuntu: apt-get install {package}) and try again")
             }
-            _ => "Use another backup (`backup --list` shows them, `backup --verify FILE` checks one)"
-                .into(),
+            _ => {
+                "Use another backup (`backup --list` shows them, `backup --verify FILE` checks one)"
+                    .into()
+            }
         }
     }
 }

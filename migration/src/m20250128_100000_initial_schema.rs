@@ -2,7 +2,9 @@
 
 use sea_orm_migration::prelude::*;
 
-use migration_engine::author::columns::{boolean, float, foreign_key, index, integer, pk, string, timestamp};
+use migration_engine::author::columns::{
+    boolean, float, foreign_key, index, integer, pk, string, timestamp,
+};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;

@@ -2,7 +2,9 @@
 
 use sea_orm_migration::prelude::*;
 
-use migration_engine::author::columns::{bytes, float, foreign_key, index, integer, json, pk, string, timestamp};
+use migration_engine::author::columns::{
+    bytes, float, foreign_key, index, integer, json, pk, string, timestamp,
+};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;

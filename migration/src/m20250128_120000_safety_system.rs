@@ -2,10 +2,10 @@
 
 use sea_orm_migration::prelude::*;
 
+use crate::m20250128_100000_initial_schema::{Robots, Users};
 use migration_engine::author::columns::{
     boolean, float, foreign_key, index, integer, json, pk, string, text, timestamp,
 };
-use crate::m20250128_100000_initial_schema::{Robots, Users};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;

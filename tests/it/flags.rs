@@ -32,7 +32,12 @@ async fn connection_flags_before_or_after_the_subcommand() {
         let url = db.url.as_str();
         let root = Path::new(ROOT);
         ok(run(root, d, &["-u", url, "migrate", "up"], &[]));
-        let status = ok(run(root, d, &["migrate", "-u", url, "status", "--format", "json"], &[]));
+        let status = ok(run(
+            root,
+            d,
+            &["migrate", "-u", url, "status", "--format", "json"],
+            &[],
+        ));
         let doc: serde_json::Value = serde_json::from_slice(&status.stdout).expect("status JSON");
         let all = <migration::Migrator as migration::MigratorTrait>::migrations().len();
         assert_eq!(
@@ -52,11 +57,42 @@ async fn connection_flags_before_or_after_the_subcommand() {
         }
         // --env before or after, and the project's variable, all reach the production guard.
         for (args, envs) in [
-            (&["--env", "production", "-u", url, "retention", "--older-than", "30d"][..], &[][..]),
-            (&["retention", "--older-than", "30d", "-u", url, "--env", "production"][..], &[][..]),
-            (&["-u", url, "retention", "--older-than", "30d"][..], &[("OHT50_ENV", "production")][..]),
-            (&["-u", url, "migrate", "reset"][..], &[("OHT50_ENV", "production")][..]),
-            (&["migrate", "reset", "--env", "production", "-u", url][..], &[][..]),
+            (
+                &[
+                    "--env",
+                    "production",
+                    "-u",
+                    url,
+                    "retention",
+                    "--older-than",
+                    "30d",
+                ][..],
+                &[][..],
+            ),
+            (
+                &[
+                    "retention",
+                    "--older-than",
+                    "30d",
+                    "-u",
+                    url,
+                    "--env",
+                    "production",
+                ][..],
+                &[][..],
+            ),
+            (
+                &["-u", url, "retention", "--older-than", "30d"][..],
+                &[("OHT50_ENV", "production")][..],
+            ),
+            (
+                &["-u", url, "migrate", "reset"][..],
+                &[("OHT50_ENV", "production")][..],
+            ),
+            (
+                &["migrate", "reset", "--env", "production", "-u", url][..],
+                &[][..],
+            ),
         ] {
             let o = run(root, d, args, envs);
             assert_eq!(o.status.code(), Some(2), "{b:?} {args:?}: {}", stderr(&o));

@@ -2,20 +2,23 @@
 //! backend; the exact differences after changing a migrated database by hand; and `check`
 //! failing on them and on an unknown applied version.
 
-
-use test_support::Backend;
-use migration_engine::review::check::{self, CheckOptions};
-use migration_engine::db::DatabaseUrl;
-use migration_engine::review::drift::{self, DiffKind};
 use migration::sea_orm::ConnectionTrait;
 use migration::{Migrator, MigratorTrait};
+use migration_engine::db::DatabaseUrl;
+use migration_engine::review::check::{self, CheckOptions};
+use migration_engine::review::drift::{self, DiffKind};
 use migration_engine::{Runner, Target};
+use test_support::Backend;
 
 #[tokio::test]
 async fn no_drift_after_up_and_exact_drift_after_manual_changes() {
     each_backend!("drift", |db| {
         let b = db.backend;
-        let runner = Runner::with_config(db.connect().await, Migrator::migrations(), migration::config());
+        let runner = Runner::with_config(
+            db.connect().await,
+            Migrator::migrations(),
+            migration::config(),
+        );
         runner.up(&Target::All).await.expect("up");
         let d = drift::drift_of(&runner).await.expect("drift");
         assert!(d.is_empty(), "{b:?}: {:#?}", d.differences);
@@ -126,7 +129,11 @@ async fn check_passes_after_up_and_fails_on_unknown_versions() {
     each_backend!("check", |db| {
         let b = db.backend;
         let url = DatabaseUrl::parse(&db.url).expect("url");
-        let runner = Runner::with_config(db.connect().await, Migrator::migrations(), migration::config());
+        let runner = Runner::with_config(
+            db.connect().await,
+            Migrator::migrations(),
+            migration::config(),
+        );
         // Fresh database: everything pending, drift skipped (a warning), lint warnings only.
         let report = check::check(
             &runner,

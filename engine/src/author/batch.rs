@@ -24,8 +24,8 @@ use sea_orm::{
 use sea_orm_migration::SchemaManager;
 
 use crate::author::columns;
-use crate::author::progress::Progress;
 use crate::author::context;
+use crate::author::progress::Progress;
 
 /// Declares, while `manager` is capturing, that the running migration can safely run again
 /// after it failed or was killed half-way (it resumes, or cleans up what the failed attempt

@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 pub use crate::author::tuning::ProgressMode;
 
-
 /// How often a line is printed in [`ProgressMode::Lines`].
 pub const LINE_INTERVAL: Duration = Duration::from_secs(5);
 

@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use clap::Args;
 
-
 /// How progress is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum ProgressMode {
@@ -69,13 +68,13 @@ impl Tuning {
     pub fn from_env(config: &crate::config::Config) -> Self {
         let var_name = |suffix: &str| config.env_var(suffix);
         let var = |suffix: &str| -> Option<u64> {
-            std::env::var(var_name(suffix)).ok().and_then(|v| v.trim().parse().ok())
+            std::env::var(var_name(suffix))
+                .ok()
+                .and_then(|v| v.trim().parse().ok())
         };
         let d = Self::default();
         Self {
-            batch_size: var("BATCH_SIZE")
-                .filter(|&n| n > 0)
-                .unwrap_or(d.batch_size),
+            batch_size: var("BATCH_SIZE").filter(|&n| n > 0).unwrap_or(d.batch_size),
             max_rows_per_sec: var("MAX_ROWS_PER_SEC").filter(|&n| n > 0),
             batch_pause: var("BATCH_PAUSE_MS")
                 .map(Duration::from_millis)
@@ -109,12 +108,7 @@ pub struct ScaleArgs {
     pub max_rows_per_sec: Option<u64>,
 
     /// Pause between two batches of a batched data migration
-    #[arg(
-        long,
-        global = true,
-        default_value_t = 0,
-        value_name = "MS"
-    )]
+    #[arg(long, global = true, default_value_t = 0, value_name = "MS")]
     pub batch_pause_ms: u64,
 
     /// How long online DDL may wait for a table lock before it gives up and retries

@@ -105,7 +105,6 @@ pub fn os_user() -> String {
 
 pub use crate::db::dialect::now;
 
-
 /// Reads and appends to the history table.
 #[derive(Debug, Clone)]
 pub struct History {
@@ -382,12 +381,13 @@ impl History {
             .map(|r| {
                 let id = json_i64(&r[0]).ok_or_else(|| bad("a history row without an id"))?;
                 let field = |name: &str| malformed(&self.table, id, name);
-                let time = |v: &serde_json::Value, name: &str| -> Result<Option<NaiveDateTime>, DbErr> {
-                    match json_str(v) {
-                        None => Ok(None),
-                        Some(t) => parse_time(&t).map(Some).ok_or_else(|| field(name)),
-                    }
-                };
+                let time =
+                    |v: &serde_json::Value, name: &str| -> Result<Option<NaiveDateTime>, DbErr> {
+                        match json_str(v) {
+                            None => Ok(None),
+                            Some(t) => parse_time(&t).map(Some).ok_or_else(|| field(name)),
+                        }
+                    };
                 Ok(Entry {
                     id,
                     version: json_str(&r[1]).ok_or_else(|| field("version"))?,

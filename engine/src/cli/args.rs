@@ -8,9 +8,9 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use sea_orm::DbBackend;
 
+pub use crate::cli::output::Format;
 pub use crate::config::{Config, Environment};
 pub use crate::db::SecretUrl;
-pub use crate::cli::output::Format;
 
 /// Command-line arguments of `migration`: the connection flags and the migration commands.
 #[derive(Debug, Parser)]
@@ -90,30 +90,15 @@ pub struct Safety {
     pub yes: bool,
 
     /// Seconds to wait for another runner's migration lock
-    #[arg(
-        long,
-        global = true,
-        default_value_t = 300,
-        value_name = "SECS"
-    )]
+    #[arg(long, global = true, default_value_t = 300, value_name = "SECS")]
     pub lock_timeout: u64,
 
     /// Directory for the backups taken before changing a database that holds data
-    #[arg(
-        long,
-        global = true,
-        default_value = "backups",
-        value_name = "DIR"
-    )]
+    #[arg(long, global = true, default_value = "backups", value_name = "DIR")]
     pub backup_dir: PathBuf,
 
     /// How many backups to keep per database
-    #[arg(
-        long,
-        global = true,
-        default_value_t = 10,
-        value_name = "N"
-    )]
+    #[arg(long, global = true, default_value_t = 10, value_name = "N")]
     pub keep_backups: usize,
 
     /// Do not back up before changing the database
@@ -124,8 +109,6 @@ pub struct Safety {
     #[arg(long, global = true, value_name = "PATH")]
     pub log_file: Option<PathBuf>,
 }
-
-
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
@@ -384,7 +367,6 @@ where
         Err(e) => e.exit(),
     }
 }
-
 
 /// A backend named on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -12,13 +12,13 @@ use std::time::Duration;
 
 use sea_orm_migration::MigratorTrait;
 
+use crate::backup::BackupConfig;
 pub use crate::cli::args::{
     Cli, Command, ConnectionArgs, Environment, MigrateArgs, Safety, SecretUrl, command, parse,
     parse_from, with_env_vars,
 };
-pub use crate::cli::output::{EventLog, Format};
 use crate::cli::output::outln;
-use crate::backup::BackupConfig;
+pub use crate::cli::output::{EventLog, Format};
 use crate::config::Config;
 use crate::db::backend_name;
 use crate::db::{ConnectSettings, DatabaseUrl, connect};
@@ -374,7 +374,10 @@ fn print_status(url: &DatabaseUrl, runner: &Runner, states: &[MigrationState], f
             outln!("Database: {} ({})", url.redacted(), backend_name(backend));
             outln!(
                 "{:<width$}  {:<8}  {:<19}  {:>8}  Checksum",
-                "Migration", "Status", "Applied at (UTC)", "Took"
+                "Migration",
+                "Status",
+                "Applied at (UTC)",
+                "Took"
             );
             for s in states {
                 let status = match s.status {

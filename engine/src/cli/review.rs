@@ -2,21 +2,19 @@
 //! `--dry-run` and `--allow-destructive` handling of `up`/`down`. Parsing and printing only;
 //! the work is done by [`crate::review::script`], [`crate::review::lint`], [`crate::review::drift`], [`crate::review::check`].
 
-
 use sea_orm_migration::MigrationTrait;
 
-use crate::review::check::{self, CheckOptions};
 use crate::cli::args::{CheckArgs, DriftArgs, LintArgs, ScriptDirection, SqlArgs};
 use crate::cli::output::Format;
 use crate::cli::output::{errln, out, outln};
 use crate::db::DatabaseUrl;
-use crate::error::MigrateError;
-use crate::review::lint::{self, Finding};
-use crate::plan::{Direction, Target};
 use crate::db::backend_name;
-use crate::run::runner::Runner;
+use crate::error::MigrateError;
+use crate::plan::{Direction, Target};
+use crate::review::check::{self, CheckOptions};
+use crate::review::lint::{self, Finding};
 use crate::review::script;
-
+use crate::run::runner::Runner;
 
 /// The review commands.
 #[derive(Debug, Clone)]

@@ -96,7 +96,8 @@ pub fn is_missing_table(e: &DbErr) -> bool {
         crate::error::DbErrorKind::MissingTable => true,
         _ => {
             // SQLite has no distinct code for a missing table: SQLITE_ERROR plus its text.
-            crate::error::db_code(e).as_deref() == Some("1") && e.to_string().contains("no such table")
+            crate::error::db_code(e).as_deref() == Some("1")
+                && e.to_string().contains("no such table")
         }
     }
 }

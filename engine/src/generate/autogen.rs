@@ -18,12 +18,12 @@ use sea_orm::{ConnectionTrait, DbBackend};
 
 use crate::config::Config;
 use crate::error::MigrateError;
-use crate::schema::entities::Entities;
 use crate::generate::{self, Clock, GeneratedMigration};
+use crate::schema::entities::Entities;
 use crate::schema::{self, Schema};
 
-use crate::generate::{codegen, diff};
 pub use crate::generate::diff::{Changes, TableChange};
+use crate::generate::{codegen, diff};
 pub use crate::schema::entities::Rename;
 
 /// What `generate --autogenerate` did.
@@ -254,11 +254,9 @@ pub async fn autogenerate<C: ConnectionTrait>(
         }
         Baseline::Database(db) => {
             let backend = db.get_database_backend();
-            let live = schema::inspect(*db)
-                .await
-                .map_err(MigrateError::database(
-                    "reading the database schema for autogenerate",
-                ))?;
+            let live = schema::inspect(*db).await.map_err(MigrateError::database(
+                "reading the database schema for autogenerate",
+            ))?;
             (
                 live,
                 entities.schema(backend),
@@ -304,4 +302,3 @@ pub async fn autogenerate<C: ConnectionTrait>(
         warnings: up.warnings.clone(),
     })
 }
-

@@ -165,7 +165,9 @@ impl Changes {
 /// The schema without the migration tooling's tables and, on MySQL, without the indexes InnoDB
 /// creates implicitly for foreign keys (same rule as [`crate::review::drift::compare`]).
 pub fn normalize(mut schema: Schema, backend: DbBackend, config: &crate::config::Config) -> Schema {
-    schema.tables.retain(|name, _| !config.is_tooling_table(name));
+    schema
+        .tables
+        .retain(|name, _| !config.is_tooling_table(name));
     if backend == DbBackend::MySql {
         for table in schema.tables.values_mut() {
             let fks = table.foreign_keys.clone();

@@ -6,8 +6,8 @@
 use sea_orm_migration::MigrationTrait;
 
 use crate::db::DatabaseUrl;
-use crate::review::drift::Drift;
 use crate::error::MigrateError;
+use crate::review::drift::Drift;
 use crate::review::lint::{self, Finding, Severity};
 use crate::run::runner::{Problem, Runner, State};
 

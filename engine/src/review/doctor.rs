@@ -5,10 +5,10 @@
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
 use crate::backup::{self, BackupConfig};
-use crate::db::DatabaseUrl;
-use crate::error::Problems;
 use crate::bookkeeping::lock;
+use crate::db::DatabaseUrl;
 use crate::db::backend_name;
+use crate::error::Problems;
 use crate::run::runner::{Runner, State};
 
 /// How a check came out.

@@ -12,12 +12,12 @@ use std::fmt::Write as _;
 use sea_orm::DbBackend;
 use sea_orm_migration::{MigrationName, MigrationTrait, SchemaManager};
 
-use crate::plan::capture::{Capture, capture};
-use crate::error::MigrateError;
 use crate::bookkeeping::ledger::Ledger;
-use crate::plan::{self, Direction, Plan, Target};
 use crate::config::Config;
 use crate::db::backend_name;
+use crate::error::MigrateError;
+use crate::plan::capture::{Capture, capture};
+use crate::plan::{self, Direction, Plan, Target};
 use crate::run::runner::{Runner, State};
 
 /// The SQL of one migration in one direction on one backend.
@@ -95,10 +95,9 @@ async fn ledger_sql(
         version: version.to_string(),
         create_table,
     };
-    let captured =
-        capture(&write, direction, backend)
-            .await
-            .map_err(MigrateError::database("rendering the ledger statements"))?;
+    let captured = capture(&write, direction, backend)
+        .await
+        .map_err(MigrateError::database("rendering the ledger statements"))?;
     Ok(captured.statements)
 }
 
@@ -114,12 +113,9 @@ pub async fn render(
 ) -> Result<Vec<MigrationSql>, MigrateError> {
     let mut out = Vec::with_capacity(migrations.len());
     for migration in migrations {
-        let captured =
-            capture(*migration, direction, backend)
-                .await
-                .map_err(|e| {
-                    MigrateError::database(&format!("rendering {}", migration.name()))(e)
-                })?;
+        let captured = capture(*migration, direction, backend)
+            .await
+            .map_err(|e| MigrateError::database(&format!("rendering {}", migration.name()))(e))?;
         if let Some(cause) = &captured.incomplete
             && !captured.data_dependent
         {

@@ -8,23 +8,22 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
-    TransactionTrait,
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, TransactionTrait,
 };
 use sea_orm_migration::{IntoSchemaManagerConnection, MigrationTrait, SchemaManager};
 
 use crate::author::context::{self, RunContext};
 use crate::author::tuning::Tuning;
 use crate::backup::{self, Backup, BackupConfig};
-use crate::config::Config;
-use crate::plan::capture;
-use crate::db::DatabaseUrl;
-use crate::db::{backend_name, drop_all_tables_except, is_missing_table, list_tables};
-pub use crate::error::Problem;
-use crate::error::MigrateError;
 use crate::bookkeeping::history::{self, History, Outcome};
 use crate::bookkeeping::ledger::Ledger;
 use crate::bookkeeping::lock::{LockId, MigrationLock};
+use crate::config::Config;
+use crate::db::DatabaseUrl;
+use crate::db::{backend_name, drop_all_tables_except, is_missing_table, list_tables};
+use crate::error::MigrateError;
+pub use crate::error::Problem;
+use crate::plan::capture;
 use crate::plan::{self, Direction, Plan, Target};
 
 /// What a runner reports while it works.

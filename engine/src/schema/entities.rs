@@ -279,4 +279,3 @@ fn entity_table<E: EntityTrait + Default>(
     }
     (name, table)
 }
-

@@ -58,7 +58,11 @@ async fn resumable_migrations_declare_themselves_without_changing_their_sql() {
     // The telemetry backfill (batched) and the online index build declare themselves.
     assert_eq!(resumable.len(), 2, "{resumable:?}");
     assert!(resumable.iter().any(|n| n.ends_with("_telemetry_backfill")));
-    assert!(resumable.iter().any(|n| n.ends_with("_idx_telemetry_timestamp")));
+    assert!(
+        resumable
+            .iter()
+            .any(|n| n.ends_with("_idx_telemetry_timestamp"))
+    );
 }
 
 #[tokio::test]

@@ -3,10 +3,10 @@
 // Shared with the workspace tests; not reformatted from here.
 use std::process::{Command, Output};
 
+use crate::support::{count, migrated};
 use entity::users;
 use sea_orm::EntityTrait;
 use seed::passwords;
-use crate::support::{count, migrated};
 
 const ADMIN_PW: &str = "Cli-Admin-Password-Xy1";
 const OPERATOR_PW: &str = "Cli-Operator-Password-Zq2";

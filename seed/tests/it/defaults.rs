@@ -1,13 +1,13 @@
 //! Default data (spec 5.1) through the library, on SQLite, PostgreSQL and MariaDB.
 
 // Shared with the workspace tests; not reformatted from here.
+use crate::support::{count, migrated};
 use entity::{robots, safety_zones, users};
 use migration_engine::{Runner, Target};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use seed::SeedError;
 use seed::defaults::{self, DefaultsOptions};
 use seed::passwords::{self, PasswordSource, Secret};
-use crate::support::{count, migrated};
 
 fn given(admin: &str, operator: &str) -> DefaultsOptions {
     DefaultsOptions {

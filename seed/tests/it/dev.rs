@@ -1,11 +1,11 @@
 //! Development volumes: deterministic, referencing real robots and users, all or nothing.
 
 // Shared with the workspace tests; not reformatted from here.
+use crate::support::{count, migrated};
 use seed::SeedError;
 use seed::dev::{self, DevOptions};
 use seed::fixtures::{self, DumpOptions, LoadOptions};
 use serde_json::json;
-use crate::support::{count, migrated};
 
 fn small(seed: u64) -> DevOptions {
     DevOptions {
@@ -31,7 +31,10 @@ fn users() -> serde_json::Value {
     ]})
 }
 
-async fn generate_into(backend: test_support::Backend, opts: &DevOptions) -> Option<serde_json::Value> {
+async fn generate_into(
+    backend: test_support::Backend,
+    opts: &DevOptions,
+) -> Option<serde_json::Value> {
     let db = test_support::TestDb::create(backend, "dev").await?;
     let conn = migrated(&db).await;
     fixtures::load(

@@ -1,11 +1,11 @@
 //! JSON fixtures: validation errors write nothing; load/dump round trip; upsert by key.
 
 // Shared with the workspace tests; not reformatted from here.
+use crate::support::{counts, migrated};
 use seed::SeedError;
 use seed::fixtures::{self, DumpOptions, LoadOptions};
 use seed::passwords::{self, Secret};
 use serde_json::json;
-use crate::support::{counts, migrated};
 
 fn opts() -> LoadOptions {
     LoadOptions {

@@ -34,7 +34,11 @@ async fn connection_flags_before_or_after_the_subcommand() {
             &["defaults", "-u", url, "--dry-run"][..],
         ] {
             let o = ok(seed(args, &[]));
-            assert!(stdout(&o).contains("(dry run)"), "{b:?} {args:?}: {}", stdout(&o));
+            assert!(
+                stdout(&o).contains("(dry run)"),
+                "{b:?} {args:?}: {}",
+                stdout(&o)
+            );
         }
         // Development data is refused in production, however production is named.
         for (args, env) in [
