@@ -454,11 +454,27 @@ async fn fleet(conn: &DatabaseConnection) -> Vec<(i64, String, String)> {
     .collect()
 }
 
+/// The backup files in `dir/backups` (not their `.json` manifests), each checked to have its
+/// manifest and no `.partial` left behind.
 fn backups(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut files: Vec<_> = std::fs::read_dir(dir.join("backups"))
+    let all: Vec<std::path::PathBuf> = std::fs::read_dir(dir.join("backups"))
         .map(|e| e.filter_map(|e| e.ok().map(|e| e.path())).collect())
         .unwrap_or_default();
+    assert!(
+        all.iter()
+            .all(|p| !p.to_string_lossy().contains(".partial")),
+        "no partial backup left: {all:?}"
+    );
+    let mut files: Vec<_> = all
+        .iter()
+        .filter(|p| p.extension().is_none_or(|e| e != "json"))
+        .cloned()
+        .collect();
     files.sort();
+    for f in &files {
+        let manifest = std::path::PathBuf::from(format!("{}.json", f.display()));
+        assert!(all.contains(&manifest), "{} has its manifest", f.display());
+    }
     files
 }
 
@@ -531,12 +547,18 @@ async fn backups_before_changes_and_restore_round_trip() {
             &[("CHAOS_EDIT", "x")],
         );
         assert_eq!(o.status.code(), Some(2), "{b:?}: production wants --yes");
+        let before_restore = backups(d).len();
         ok(chaos(
             d,
             url,
             &["restore", &file, "--overwrite"],
             &[("CHAOS_EDIT", "x")],
         ));
+        assert_eq!(
+            backups(d).len(),
+            before_restore + 1,
+            "{b:?}: a safety backup of the target is taken before restoring over it"
+        );
         let conn = db.connect().await;
         assert_eq!(
             fleet(&conn).await,
