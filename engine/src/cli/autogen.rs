@@ -5,6 +5,7 @@ use std::path::Path;
 
 use chrono::Utc;
 
+use crate::cli::output::scrub_error;
 use crate::cli::output::{errln, outln};
 use crate::config::Config;
 use crate::error::MigrateError;
@@ -50,18 +51,7 @@ pub async fn run_command(
             )
             .await;
             let _ = db.close().await;
-            result.map_err(|e| match e {
-                MigrateError::Database {
-                    action,
-                    cause,
-                    source,
-                } => MigrateError::Database {
-                    action,
-                    cause: url.scrub(&cause),
-                    source,
-                },
-                other => other,
-            })?
+            result.map_err(|e| scrub_error(&url, e))?
         }
     };
     match outcome {

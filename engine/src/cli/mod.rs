@@ -18,6 +18,7 @@ pub use crate::cli::args::{
     parse_from, with_env_vars,
 };
 use crate::cli::output::outln;
+use crate::cli::output::scrub_error;
 pub use crate::cli::output::{EventLog, Format};
 use crate::config::Config;
 use crate::db::backend_name;
@@ -200,7 +201,7 @@ pub async fn execute<M: MigratorTrait>(
         Err(e) => Err(e),
     };
     let _ = runner.connection().clone().close().await;
-    result.map_err(|e| scrub(&url, e))
+    result.map_err(|e| scrub_error(&url, e))
 }
 
 async fn dispatch(
@@ -432,39 +433,6 @@ fn print_status(url: &DatabaseUrl, runner: &Runner, states: &[MigrationState], f
                 );
             }
         }
-    }
-}
-
-fn scrub(url: &DatabaseUrl, err: MigrateError) -> MigrateError {
-    match err {
-        MigrateError::Database {
-            action,
-            cause,
-            source,
-        } => MigrateError::Database {
-            action,
-            cause: url.scrub(&cause),
-            source,
-        },
-        MigrateError::MigrationFailed {
-            version,
-            direction,
-            cause,
-            consequence,
-            source,
-        } => MigrateError::MigrationFailed {
-            version,
-            direction,
-            cause: url.scrub(&cause),
-            consequence,
-            source,
-        },
-        MigrateError::Backup { what, cause, fix } => MigrateError::Backup {
-            what,
-            cause: url.scrub(&cause),
-            fix,
-        },
-        other => other,
     }
 }
 

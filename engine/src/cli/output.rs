@@ -229,3 +229,37 @@ impl EventLog {
         }
     }
 }
+
+/// `err` with every driver message in it scrubbed of `url`'s credentials.
+pub(crate) fn scrub_error(url: &crate::db::DatabaseUrl, err: MigrateError) -> MigrateError {
+    match err {
+        MigrateError::Database {
+            action,
+            cause,
+            source,
+        } => MigrateError::Database {
+            action,
+            cause: url.scrub(&cause),
+            source,
+        },
+        MigrateError::MigrationFailed {
+            version,
+            direction,
+            cause,
+            consequence,
+            source,
+        } => MigrateError::MigrationFailed {
+            version,
+            direction,
+            cause: url.scrub(&cause),
+            consequence,
+            source,
+        },
+        MigrateError::Backup { what, cause, fix } => MigrateError::Backup {
+            what,
+            cause: url.scrub(&cause),
+            fix,
+        },
+        other => other,
+    }
+}

@@ -203,18 +203,9 @@ pub fn register(lib: &str, module: &str) -> Option<String> {
     Some(text)
 }
 
-/// Whether `name` has the `mYYYYMMDD_HHMMSS_name` form.
+/// Whether `name` has the `mYYYYMMDD_HHMMSS_name` form (the rule lint checks names with).
 pub fn is_migration_module(name: &str) -> bool {
-    let b = name.as_bytes();
-    b.len() > 17
-        && b[0] == b'm'
-        && b[1..9].iter().all(u8::is_ascii_digit)
-        && b[9] == b'_'
-        && b[10..16].iter().all(u8::is_ascii_digit)
-        && b[16] == b'_'
-        && name[17..]
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    crate::plan::finding::is_valid_name(name)
 }
 
 fn template(module: &str) -> String {
