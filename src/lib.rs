@@ -6,3 +6,4 @@ pub use migration_engine;
 pub use seed;
 
 pub mod retention;
+pub mod serve;

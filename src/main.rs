@@ -26,6 +26,8 @@ enum Command {
     Migrate(MigrateArgs),
     /// Delete old telemetry, LiDAR scans and safety events in bounded batches (spec 5.2)
     Retention(oht50_db::retention::RetentionArgs),
+    /// Serve migration status, history, probes and metrics over HTTP (and, with a token, migrate/rollback)
+    Serve(oht50_db::serve::ServeArgs),
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -41,6 +43,20 @@ async fn main() {
                 migrate,
             };
             migration_engine::cli::run::<migration::Migrator>(cli, &config).await
+        }
+        Command::Serve(serve) => {
+            let options = serve.options(
+                &args.connection,
+                &config,
+                <migration::Migrator as sea_orm_migration::MigratorTrait>::migrations,
+            );
+            match options.and_then(|o| oht50_db::serve::run_blocking(o, serve.workers)) {
+                Ok(_) => 0,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    e.exit_code()
+                }
+            }
         }
         Command::Retention(retention) => {
             match oht50_db::retention::run_cli(retention, &args.connection, &config).await {

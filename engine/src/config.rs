@@ -38,7 +38,35 @@ pub struct Config {
     pub migration_dir: String,
     /// The entity schema, for `drift` and `generate --autogenerate` (none: those commands say so).
     pub entities: Option<Arc<Entities>>,
+    /// Alembic revision → migration name (full or unique prefix), for `adopt alembic`; empty:
+    /// not configured.
+    pub alembic_revisions: Vec<(String, String)>,
+    /// Safe-window gates: checks a run makes before it changes anything (see [`Gate`]).
+    pub gates: Vec<Gate>,
+    /// Lint rules switched off for the project (see [`Config::with_lint_rule_off`]).
+    pub lint_rules_off: Vec<LintRuleOff>,
 }
+
+/// A lint rule switched off project-wide, or up to a migration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LintRuleOff {
+    /// The rule (see `migration_engine::review::lint::rules`).
+    pub rule: String,
+    /// Why, shown by `lint` when it leaves a finding out.
+    pub reason: String,
+    /// Off only for the migrations named up to and including this one (`None`: all).
+    pub through: Option<String>,
+}
+
+impl LintRuleOff {
+    /// Whether it switches `rule` off for migration `version`.
+    pub fn covers(&self, rule: &str, version: &str) -> bool {
+        self.rule == rule && self.through.as_deref().is_none_or(|t| version <= t)
+    }
+}
+
+/// The table Alembic records its revision in. Never application data nor drift.
+pub const ALEMBIC_VERSION_TABLE: &str = "alembic_version";
 
 impl Config {
     /// Defaults for the project called `name` (lowercase letters, digits, `_`).
@@ -57,6 +85,9 @@ impl Config {
             default_sqlite_file: format!("{name}.db"),
             migration_dir: "migration".into(),
             entities: None,
+            alembic_revisions: Vec::new(),
+            gates: Vec::new(),
+            lint_rules_off: Vec::new(),
             name,
         }
     }
@@ -116,6 +147,40 @@ impl Config {
         self
     }
 
+    /// Maps Alembic revisions to migrations, for `adopt alembic`: pairs of (revision as in
+    /// `alembic_version`, migration name or unique prefix), e.g. `[("001", "m20250128_100000")]`.
+    pub fn with_alembic_revisions(mut self, revisions: &[(&str, &str)]) -> Self {
+        self.alembic_revisions = revisions
+            .iter()
+            .map(|(r, v)| (r.to_string(), v.to_string()))
+            .collect();
+        self
+    }
+
+    /// Adds a safe-window gate (pre-migration check), see [`Gate`].
+    pub fn with_gate(mut self, gate: Gate) -> Self {
+        self.gates.push(gate);
+        self
+    }
+
+    /// Adds a precondition: the gate `name` whose `sql` must return no rows before a run in
+    /// any of `environments` (empty: every environment) changes anything.
+    pub fn with_precondition(self, name: &str, sql: &str, environments: &[Environment]) -> Self {
+        self.with_gate(Gate::new(name, sql).in_environments(environments))
+    }
+
+    /// Switches lint rule `rule` off for the project, because of `reason`; with `through`, only
+    /// for the migrations up to and including that one (e.g. advice that a finished schema
+    /// follows deliberately, while new tables still get it).
+    pub fn with_lint_rule_off(mut self, rule: &str, reason: &str, through: Option<&str>) -> Self {
+        self.lint_rules_off.push(LintRuleOff {
+            rule: rule.into(),
+            reason: reason.into(),
+            through: through.map(Into::into),
+        });
+        self
+    }
+
     /// The environment variable `<PREFIX>_<suffix>`.
     pub fn env_var(&self, suffix: &str) -> String {
         if self.env_prefix.is_empty() {
@@ -125,12 +190,14 @@ impl Config {
         }
     }
 
-    /// Tables the migration tooling owns (ledger, history, batch progress), never compared
-    /// with the entities nor backed up as application data.
+    /// Tables the migration tooling owns (ledger, history, batch progress, and Alembic's
+    /// `alembic_version` left behind by `adopt alembic`), never compared with the entities nor
+    /// backed up as application data.
     pub fn is_tooling_table(&self, name: &str) -> bool {
         name == self.ledger_table
             || name == self.history_table
             || name == self.batch_table
+            || name == ALEMBIC_VERSION_TABLE
             || name.starts_with("seaql_")
     }
 }
@@ -157,8 +224,65 @@ impl fmt::Debug for Config {
     }
 }
 
+/// A safe-window gate (spec section 9, "pre-migration checks"): a named SQL query that must
+/// return no rows before a migration run changes anything, e.g. "no robot is moving". Each row
+/// it returns is a reason not to migrate now. A gate whose table does not exist yet (a fresh
+/// database) passes with a note. Evaluated by [`crate::run::gates`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Gate {
+    /// Short name, used by `--skip-gate NAME` (e.g. `no-moving-robots`).
+    pub name: String,
+    /// What it ensures, in words (shown by `doctor` and in refusals).
+    pub description: String,
+    /// The query; the gate passes when it returns no row. Portable SQL, or the same query for
+    /// every backend the project uses.
+    pub sql: String,
+    /// The environments it applies to; empty: all.
+    pub environments: Vec<Environment>,
+}
+
+impl Gate {
+    /// The gate `name` that passes when `sql` returns no row, in every environment.
+    pub fn new(name: &str, sql: &str) -> Self {
+        Self {
+            name: name.into(),
+            description: String::new(),
+            sql: sql.trim().trim_end_matches(';').trim().into(),
+            environments: Vec::new(),
+        }
+    }
+
+    /// Limits the gate to `environments` (empty: all).
+    pub fn in_environments(mut self, environments: &[Environment]) -> Self {
+        self.environments = environments.to_vec();
+        self
+    }
+
+    /// Describes what the gate ensures.
+    pub fn described(mut self, description: &str) -> Self {
+        self.description = description.into();
+        self
+    }
+
+    /// Whether the gate applies in `env`.
+    pub fn applies_in(&self, env: Environment) -> bool {
+        self.environments.is_empty() || self.environments.contains(&env)
+    }
+}
+
 /// Deployment environment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum Environment {
     /// A developer's machine.
     #[default]
@@ -167,6 +291,17 @@ pub enum Environment {
     Staging,
     /// Production: destructive commands need --yes.
     Production,
+}
+
+impl Environment {
+    /// `development`, `staging` or `production`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Development => "development",
+            Self::Staging => "staging",
+            Self::Production => "production",
+        }
+    }
 }
 
 /// A stable advisory-lock key from a name: the first 8 bytes of its SHA-256.
@@ -189,6 +324,7 @@ mod tests {
         assert_eq!(c.default_sqlite_file, "shop.db");
         assert!(c.is_tooling_table("seaql_migrations"));
         assert!(c.is_tooling_table("shop_migration_batches"));
+        assert!(c.is_tooling_table("alembic_version"));
         assert!(!c.is_tooling_table("orders"));
         assert_eq!(Config::new("shop").lock_key, c.lock_key);
         assert_ne!(Config::new("other").lock_key, c.lock_key);

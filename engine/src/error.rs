@@ -166,6 +166,31 @@ pub enum MigrateError {
     #[error("{count} migration(s) pending: {versions}. Run `migration up`.")]
     Pending { count: usize, versions: Versions },
 
+    /// `fleet`: the targets file or glob cannot be used; no target was touched.
+    #[error("{source}. No target was touched.")]
+    FleetTargets {
+        /// Why, typed (`fleet::TargetsError`).
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
+    /// `fleet`: some targets failed, could not be reached or did not run.
+    #[error(
+        "fleet {command}: {count} of {total} target(s) did not succeed: {names}. The others were \
+         not affected; fix these (see the summary) and run the fleet again: only targets that are \
+         behind change."
+    )]
+    FleetIncomplete {
+        /// `up`, `status`, `check` or `doctor`.
+        command: &'static str,
+        /// How many did not succeed.
+        count: usize,
+        /// How many targets ran or were meant to.
+        total: usize,
+        /// Their names.
+        names: Versions,
+    },
+
     /// `up` would apply a migration that loses data, and `--allow-destructive` was not given.
     #[error(
         "refusing to apply {version}: {rule}: {detail}. Nothing was changed. Review it with \
@@ -210,6 +235,24 @@ pub enum MigrateError {
     ReviewFailed {
         command: &'static str,
         summary: String,
+    },
+
+    /// `verify` or `erd` cannot do what was asked (`detail` says what to do instead).
+    #[error("{command}: {detail}")]
+    Review {
+        command: &'static str,
+        detail: String,
+    },
+
+    /// A program a command needs is not installed.
+    #[error(
+        "{command} needs the `{tool}` program, which was not found on PATH: install it (Debian/Ubuntu:          `apt-get install {package}`, macOS: `brew install {package}`), or {instead}."
+    )]
+    ToolMissing {
+        command: &'static str,
+        tool: &'static str,
+        package: &'static str,
+        instead: &'static str,
     },
 
     /// `generate --autogenerate` could not derive or write the migration.
@@ -272,6 +315,54 @@ pub enum MigrateError {
     Inconsistent {
         /// What is wrong, typed.
         problems: Vec<Problem>,
+    },
+
+    /// `up` on a database Alembic manages and this tool has recorded nothing in.
+    #[error(
+        "refusing to run `up`: this database is managed by Alembic (alembic_version at revision \
+         {revision}) and no migration is recorded in {ledger_table}, so `up` would try to create \
+         tables that already exist. Nothing was changed. {advice}"
+    )]
+    AlembicManaged {
+        /// The revision(s) in `alembic_version`.
+        revision: String,
+        /// The ledger table.
+        ledger_table: String,
+        /// What to run instead (`adopt alembic`, or `baseline --to` without a mapping).
+        advice: String,
+    },
+
+    /// `baseline` or `adopt alembic` refused; nothing was changed.
+    #[error("`{command}` refused: {reason}. Nothing was changed.")]
+    AdoptRefused {
+        /// `baseline` or `adopt alembic`.
+        command: &'static str,
+        /// Why, typed.
+        reason: AdoptRefusal,
+    },
+
+    /// A safe-window gate (pre-migration check) failed: the plant is not in a state to migrate.
+    #[error(
+        "refusing to run: {}. Nothing was changed. Wait until the plant is in a safe state and run \
+         the command again (`migration doctor` shows every gate), or, if you are sure, skip a gate \
+         with --skip-gate NAME (the skip is recorded in the history).",
+        describe_gates(failures)
+    )]
+    GateClosed {
+        /// Every gate that failed, with what it saw.
+        failures: Vec<GateFailure>,
+    },
+
+    /// `--skip-gate` named a gate the configuration does not have.
+    #[error(
+        "unknown safe-window gate `{given}` in --skip-gate: the gates are: {known}. Nothing was \
+         changed. Run `migration doctor` to list them."
+    )]
+    UnknownGate {
+        /// The name given.
+        given: String,
+        /// The configured gates, comma-separated.
+        known: String,
     },
 
     /// Standard output could not be written (other than a closed pipe, which is not an error).
@@ -416,6 +507,116 @@ impl BackupProblem {
     }
 }
 
+/// Why `baseline` or `adopt alembic` refused to record anything.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdoptRefusal {
+    /// The ledger already records migrations.
+    LedgerNotEmpty {
+        /// The ledger table.
+        ledger_table: String,
+        /// How many rows it has.
+        applied: usize,
+        /// The newest recorded version.
+        newest: String,
+    },
+    /// The database has no table outside the migration bookkeeping.
+    EmptyDatabase,
+    /// The live schema is not what the migrations up to `version` create.
+    SchemaDiffers {
+        /// The baseline version.
+        version: String,
+        /// Every difference, one sentence each.
+        differences: Vec<String>,
+    },
+    /// The expected schema could not be built in a scratch database.
+    NoScratch {
+        /// Why.
+        cause: String,
+    },
+    /// No Alembic mapping is configured (`Config::with_alembic_revisions`).
+    NoAlembicMapping,
+    /// There is no `alembic_version` table.
+    NoAlembicTable,
+    /// `alembic_version` has no row, or more than one.
+    AlembicRows {
+        /// The revisions found (empty: none).
+        revisions: Vec<String>,
+    },
+    /// The Alembic revision is not in the mapping.
+    UnknownRevision {
+        /// The revision found.
+        revision: String,
+        /// The revisions the mapping knows.
+        known: Vec<String>,
+    },
+}
+
+impl fmt::Display for AdoptRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::LedgerNotEmpty {
+                ledger_table,
+                applied,
+                newest,
+            } => write!(
+                f,
+                "the ledger {ledger_table} already records {applied} applied migration(s) (newest: {newest}), \
+                 so this tool already manages this database; `migration status` shows what is applied and \
+                 pending: run `migration up` to apply the rest (a baseline is only for a database with no \
+                 recorded migration)"
+            ),
+            Self::EmptyDatabase => f.write_str(
+                "the database has no tables, so there is nothing to adopt: run `migration up` to create the schema",
+            ),
+            Self::SchemaDiffers {
+                version,
+                differences,
+            } => write!(
+                f,
+                "the live schema is not what the migrations up to {version} create on this backend; {} \
+                 difference(s): {}. Make the database match (or choose the VERSION it matches), or pass \
+                 --accept-differences (with --yes in production) to record the baseline anyway, the \
+                 differences written into the history",
+                differences.len(),
+                differences.join("; ")
+            ),
+            Self::NoScratch { cause } => write!(
+                f,
+                "the schema those migrations create could not be built in a scratch database ({cause}); \
+                 the check needs the right to create a database (CREATE DATABASE) on this server"
+            ),
+            Self::NoAlembicMapping => f.write_str(
+                "this tool has no mapping from Alembic revisions to its migrations \
+                 (Config::with_alembic_revisions): use `migration baseline --to VERSION` with the migration \
+                 the database's schema matches",
+            ),
+            Self::NoAlembicTable => f.write_str(
+                "the database has no alembic_version table, so it is not managed by Alembic: use \
+                 `migration baseline --to VERSION` with the migration its schema matches",
+            ),
+            Self::AlembicRows { revisions } if revisions.is_empty() => f.write_str(
+                "alembic_version has no row, so Alembic applied no revision here: if the schema is \
+                 empty run `migration up`, else use `migration baseline --to VERSION`",
+            ),
+            Self::AlembicRows { revisions } => write!(
+                f,
+                "alembic_version has {} rows ({}): a branched Alembic history maps to no single version; \
+                 merge the heads with Alembic first (`alembic merge`, `alembic upgrade head`), or use \
+                 `migration baseline --to VERSION`",
+                revisions.len(),
+                revisions.join(", ")
+            ),
+            Self::UnknownRevision { revision, known } => write!(
+                f,
+                "Alembic revision {revision} (from alembic_version) is not one this tool maps (known: {}): \
+                 upgrade or downgrade the database with Alembic to a known revision, or use `migration \
+                 baseline --to VERSION`",
+                known.join(", ")
+            ),
+        }
+    }
+}
+
 /// What became of the target of a failed restore.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RestoreOutcome {
@@ -498,11 +699,39 @@ impl MigrateError {
             | Self::UnknownVersion { .. }
             | Self::TargetNotAhead { .. }
             | Self::TargetNotApplied { .. }
-            | Self::NeedsConfirmation { .. } => 2,
+            | Self::NeedsConfirmation { .. }
+            | Self::UnknownGate { .. }
+            | Self::FleetTargets { .. } => 2,
             Self::Pending { .. } => 3,
             _ => 1,
         }
     }
+}
+
+/// A safe-window gate that stopped a run.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct GateFailure {
+    /// The gate's name (for `--skip-gate`).
+    pub gate: String,
+    /// What it ensures.
+    pub description: String,
+    /// What it saw: the number of rows and the first of them, or the query's error.
+    pub saw: String,
+}
+
+fn describe_gates(failures: &[GateFailure]) -> String {
+    failures
+        .iter()
+        .map(|f| {
+            let what = if f.description.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", f.description)
+            };
+            format!("safe-window gate `{}` failed{what}: {}", f.gate, f.saw)
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// A list of migration versions, printed comma-separated.
@@ -666,4 +895,35 @@ pub fn classify(e: &DbErr) -> DbErrorKind {
         "5" | "261" | "517" | "773" | "6" | "262" => DbErrorKind::LockTimeout,
         _ => DbErrorKind::Other,
     }
+}
+
+/// The database's own words for `e`, for users: the server's message without driver-internal
+/// detail (PostgreSQL's "at line N" of its own source code, the driver's "error returned from
+/// database" wrapper), with PostgreSQL's DETAIL and HINT, and the error code: SQLSTATE on
+/// PostgreSQL, the error number on MySQL/MariaDB, the result code on SQLite. `None` when `e`
+/// is not an error the server returned.
+pub fn user_message(e: &DbErr) -> Option<String> {
+    let runtime = match e {
+        DbErr::Conn(r) | DbErr::Exec(r) | DbErr::Query(r) => r,
+        _ => return None,
+    };
+    let RuntimeErr::SqlxError(err) = runtime else {
+        return None;
+    };
+    let db = err.as_database_error()?;
+    let mut text = db.message().trim_end_matches('.').to_string();
+    if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+        if let Some(detail) = pg.detail() {
+            text.push_str(&format!(" ({})", detail.trim_end_matches('.')));
+        }
+        if let Some(hint) = pg.hint() {
+            text.push_str(&format!("; hint: {}", hint.trim_end_matches('.')));
+        }
+        text.push_str(&format!(" [SQLSTATE {}]", pg.code()));
+    } else if let Some(my) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
+        text.push_str(&format!(" [MySQL/MariaDB error {}]", my.number()));
+    } else if let Some(code) = db.code() {
+        text.push_str(&format!(" [SQLite code {code}]"));
+    }
+    Some(text)
 }

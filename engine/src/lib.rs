@@ -7,7 +7,7 @@
 //! (URLs, connecting, dialect); [`schema`] (live and entity schemas); [`plan`] (what a run
 //! will do: capture, findings); [`bookkeeping`] (ledger, history, lock); [`author`] (helpers
 //! migrations call); [`backup`]; [`run`] (the runner); [`review`] (lint, drift, scripts,
-//! check, doctor); [`generate`]; [`cli`].
+//! check, doctor); [`generate`]; [`fleet`] (one command on many databases); [`cli`].
 
 pub mod author;
 pub mod backup;
@@ -16,6 +16,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod fleet;
 pub mod generate;
 pub mod plan;
 pub mod review;

@@ -64,6 +64,22 @@ pub const INDEXES: &[IndexDef] = &[
         "idx_emergency_stops_resolved",
         &["resolved"],
     ),
+    // Migration m20250128_150000: the foreign keys to users, built online.
+    ix(
+        "emergency_stops",
+        "idx_emergency_stops_triggered_by",
+        &["triggered_by"],
+    ),
+    ix(
+        "emergency_stops",
+        "idx_emergency_stops_resolved_by",
+        &["resolved_by"],
+    ),
+    ix(
+        "safety_events",
+        "idx_safety_events_resolved_by",
+        &["resolved_by"],
+    ),
 ];
 
 /// The indexes of `table`.

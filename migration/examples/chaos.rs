@@ -7,6 +7,9 @@
 //! - `CHAOS_EDIT=NAME`: `m20990101_000002_editable` creates `chaos_editable(NAME)`; changing
 //!   NAME changes the migration's checksum.
 //! - `CHAOS_EARLY=1`: adds `m20250101_000000_early`, ordered before the real migrations.
+//! - `CHAOS_SQL_SLEEP_S=N`: `m20990101_000003_sql_sleep` first runs a statement that takes about
+//!   N s in the database (PostgreSQL `pg_sleep`, MySQL `SLEEP`, SQLite a recursive CTE), then
+//!   creates `chaos_sleep`: for statement and migration timeouts.
 
 use migration::sea_orm::DbErr;
 use migration::{MigrationName, MigrationTrait, MigratorTrait, SchemaManager};
@@ -16,6 +19,7 @@ struct Slow(u64);
 struct FailHalfway;
 struct Editable(String);
 struct Early;
+struct SqlSleep(u64);
 
 impl MigrationName for Slow {
     fn name(&self) -> &str {
@@ -30,6 +34,11 @@ impl MigrationName for FailHalfway {
 impl MigrationName for Editable {
     fn name(&self) -> &str {
         "m20990101_000002_editable"
+    }
+}
+impl MigrationName for SqlSleep {
+    fn name(&self) -> &str {
+        "m20990101_000003_sql_sleep"
     }
 }
 impl MigrationName for Early {
@@ -108,6 +117,29 @@ impl MigrationTrait for Early {
     }
 }
 
+#[async_trait::async_trait]
+impl MigrationTrait for SqlSleep {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let db = manager.get_connection();
+        let n = self.0;
+        let sql = match db.get_database_backend() {
+            sea_orm::DbBackend::Postgres => format!("SELECT pg_sleep({n})"),
+            sea_orm::DbBackend::MySql => format!("SELECT SLEEP({n})"),
+            // About 3 million rows a second; the timeout under test interrupts it.
+            _ => format!(
+                "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < {}) \
+                 SELECT count(*) FROM c",
+                n.saturating_mul(3_000_000)
+            ),
+        };
+        sea_orm::ConnectionTrait::execute_unprepared(db, &sql).await?;
+        manager.create_table(table("chaos_sleep", "v")).await
+    }
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager.drop_table(drop("chaos_sleep")).await
+    }
+}
+
 struct Chaos;
 
 impl MigratorTrait for Chaos {
@@ -126,6 +158,9 @@ impl MigratorTrait for Chaos {
         }
         if let Some(col) = var("CHAOS_EDIT") {
             list.push(Box::new(Editable(col)));
+        }
+        if let Some(s) = var("CHAOS_SQL_SLEEP_S") {
+            list.push(Box::new(SqlSleep(s.parse().unwrap_or(0))));
         }
         list
     }

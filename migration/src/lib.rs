@@ -11,6 +11,7 @@ mod m20250128_110000_lidar_integration;
 mod m20250128_120000_safety_system;
 mod m20250128_130000_telemetry_backfill;
 mod m20250128_140000_idx_telemetry_timestamp;
+mod m20250128_150000_index_foreign_keys;
 
 pub use project::{config, entities};
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20250128_120000_safety_system::Migration),
             Box::new(m20250128_130000_telemetry_backfill::Migration),
             Box::new(m20250128_140000_idx_telemetry_timestamp::Migration),
+            Box::new(m20250128_150000_index_foreign_keys::Migration),
         ]
     }
 }

@@ -223,6 +223,8 @@ const SPEC: &[Spec] = &[
             ("idx_safety_events_severity", &["severity"]),
             ("idx_safety_events_robot", &["robot_id"]),
             ("idx_safety_events_created", &["created_at"]),
+            // Not in the spec's 003: added by the `_index_foreign_keys` migration.
+            ("idx_safety_events_resolved_by", &["resolved_by"]),
         ],
     },
     Spec {
@@ -266,6 +268,9 @@ const SPEC: &[Spec] = &[
         indexes: &[
             ("idx_emergency_stops_robot", &["robot_id"]),
             ("idx_emergency_stops_resolved", &["resolved"]),
+            // Not in the spec's 003: added by the `_index_foreign_keys` migration.
+            ("idx_emergency_stops_triggered_by", &["triggered_by"]),
+            ("idx_emergency_stops_resolved_by", &["resolved_by"]),
         ],
     },
 ];

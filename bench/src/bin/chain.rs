@@ -1,6 +1,6 @@
 //! A chain of `CHAIN_LEN` (default 300) generated migrations, each creating one small table,
-//! run through our CLI (`migration_engine::cli` with the OHT-50 configuration, as the
-//! `migration` binary runs it), or stock sea-orm-migration's with `CHAIN_STOCK=1`: how
+//! run through our CLI (`migration_engine::cli` with the OHT-50 configuration, on a
+//! current-thread runtime, as the `migration` binary runs it), or stock sea-orm-migration's with `CHAIN_STOCK=1`: how
 //! per-migration overhead grows with the length of the chain.
 
 use migration::sea_orm::DbErr;
@@ -62,13 +62,27 @@ impl MigratorTrait for Chain {
     }
 }
 
-#[tokio::main]
-async fn main() {
-    if std::env::var("CHAIN_STOCK").is_ok_and(|v| v == "1") {
-        sea_orm_migration::cli::run_cli(Chain).await;
+/// Each CLI on the runtime its own `main` uses: ours a current-thread runtime (as the
+/// `migration` binary), stock a multi-threaded one (`#[tokio::main]`, as its template).
+fn main() {
+    let stock = std::env::var("CHAIN_STOCK").is_ok_and(|v| v == "1");
+    let runtime = if stock {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    }
+    .enable_all()
+    .build();
+    let Ok(runtime) = runtime else {
+        eprintln!("cannot start the tokio runtime");
+        std::process::exit(1);
+    };
+    if stock {
+        runtime.block_on(sea_orm_migration::cli::run_cli(Chain));
     } else {
         let config = migration::config();
         let cli = migration_engine::cli::parse(&config);
-        std::process::exit(migration_engine::cli::run::<Chain>(cli, &config).await);
+        let code = runtime.block_on(migration_engine::cli::run::<Chain>(cli, &config));
+        std::process::exit(code);
     }
 }

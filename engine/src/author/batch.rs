@@ -1,8 +1,12 @@
 //! Batched, resumable data migrations.
 //!
 //! A [`BatchJob`] names a table, its integer key and one set-based statement for a key range.
-//! [`run`] walks the table in key order, `batch_size` rows at a time (gaps in the keys are
-//! fine: a batch ends at the key of its `batch_size`-th row). Each batch is its own transaction
+//! [`run`] walks the table in key order, one key range at a time (gaps in the keys are
+//! skipped: a batch starts at the next existing key). Batch sizes adapt to a target duration
+//! by default ([`BatchSizer`]: the first batch spans `batch_size` keys, each next one is sized
+//! from how long the last took, begin to commit), so a fast backend takes big batches and no
+//! batch holds its locks much longer than the target; or they are fixed (see
+//! [`crate::author::tuning`]). Each batch is its own transaction
 //! and records itself in the batch table ([`crate::Config::batch_table`]) in that same transaction, so a
 //! batch is either applied and recorded or neither, and a killed run resumes after the last
 //! recorded batch without applying any batch twice. Progress, throttling and batch size come
@@ -69,6 +73,83 @@ pub struct BatchReport {
     pub elapsed: Duration,
     /// The longest batch transaction (begin to commit).
     pub longest_batch: Duration,
+    /// The smallest batch this run committed, in keys.
+    pub smallest_batch: u64,
+    /// The largest batch this run committed, in keys.
+    pub largest_batch: u64,
+}
+
+/// Smallest size an adaptive batch shrinks to, in keys (or the first batch's size when that
+/// is smaller): below it a batch's fixed costs (its commit) dominate whatever the target.
+pub const MIN_ADAPTIVE_BATCH: u64 = 100;
+/// Most an adaptive batch grows from one batch to the next: a batch that ran quickly over a
+/// sparse key range must not make the next one, over a dense range, very long.
+pub const MAX_GROWTH: f64 = 2.0;
+
+/// Chooses each batch's size: fixed, or adapted so each batch takes about a target duration.
+///
+/// Adaptive: the next size is the last size times `target / took` (so a batch that took
+/// twice the target halves the next one at once), growing at most [`MAX_GROWTH`] times per
+/// batch, within [`MIN_ADAPTIVE_BATCH`] and the maximum. With a fixed cost per batch `c`
+/// and `r` keys per second this settles at `r * (target - c)` keys.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchSizer {
+    size: u64,
+    min: u64,
+    max: u64,
+    target: Option<Duration>,
+}
+
+impl BatchSizer {
+    /// The sizer `tuning` describes (see [`crate::author::tuning::Tuning`]).
+    pub fn new(tuning: &crate::author::tuning::Tuning) -> Self {
+        let first = tuning.batch_size.max(1);
+        match tuning.batch_target {
+            None => Self {
+                size: first,
+                min: first,
+                max: first,
+                target: None,
+            },
+            Some(target) => {
+                let max = tuning.max_batch_size.max(1);
+                let size = first.min(max);
+                Self {
+                    size,
+                    min: MIN_ADAPTIVE_BATCH.min(size),
+                    max,
+                    target: Some(target),
+                }
+            }
+        }
+    }
+
+    /// Keys the next batch spans.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The target duration (`None`: fixed size).
+    pub fn target(&self) -> Option<Duration> {
+        self.target
+    }
+
+    /// Records that a batch of [`BatchSizer::size`] keys took `took`, begin to commit; returns
+    /// the next batch's size.
+    pub fn record(&mut self, took: Duration) -> u64 {
+        let Some(target) = self.target else {
+            return self.size;
+        };
+        let ratio = if took.is_zero() {
+            MAX_GROWTH
+        } else {
+            (target.as_secs_f64() / took.as_secs_f64()).min(MAX_GROWTH)
+        };
+        let next = (self.size as f64 * ratio).round();
+        // `as` saturates: a huge or NaN product still lands in range.
+        self.size = (next as u64).clamp(self.min, self.max);
+        self.size
+    }
 }
 
 pub use crate::db::quote_ident as quote;
@@ -236,7 +317,7 @@ pub async fn run(manager: &SchemaManager<'_>, job: &dyn BatchJob) -> Result<Batc
             job.name()
         ));
     }
-    let size = tuning.batch_size.max(1);
+    let mut sizer = BatchSizer::new(&tuning);
     // Batches are key ranges [start, start + size): the start is found by an index seek, so
     // no batch scans rows twice (an OFFSET scan to find where a batch ends costs as much as the
     // update itself on a clustered table) and gaps in ids are skipped, not walked.
@@ -269,7 +350,8 @@ pub async fn run(manager: &SchemaManager<'_>, job: &dyn BatchJob) -> Result<Batc
         else {
             break;
         };
-        let last = first.saturating_add(size as i64 - 1);
+        let size = sizer.size();
+        let last = first.saturating_add(i64::try_from(size).unwrap_or(i64::MAX) - 1);
         // Keys covered since the previous batch (gaps included), for progress and rows/s.
         let scanned = last.saturating_sub(after).max(0) as u64;
         batch += 1;
@@ -299,7 +381,14 @@ pub async fn run(manager: &SchemaManager<'_>, job: &dyn BatchJob) -> Result<Batc
         ))
         .await?;
         txn.commit().await?;
-        report.longest_batch = report.longest_batch.max(t0.elapsed());
+        let took = t0.elapsed();
+        report.longest_batch = report.longest_batch.max(took);
+        report.largest_batch = report.largest_batch.max(size);
+        report.smallest_batch = match report.batches {
+            0 => size,
+            _ => report.smallest_batch.min(size),
+        };
+        sizer.record(took);
         report.batches += 1;
         report.rows_scanned += scanned;
         report.rows_changed += changed;
@@ -308,8 +397,17 @@ pub async fn run(manager: &SchemaManager<'_>, job: &dyn BatchJob) -> Result<Batc
         throttle(&tuning, &progress).await;
     }
     report.elapsed = started.elapsed();
+    let sizes = match sizer.target() {
+        Some(target) => format!(
+            ", batch sizes {}-{} keys (adaptive, target {} ms)",
+            report.smallest_batch,
+            report.largest_batch,
+            target.as_millis()
+        ),
+        None => String::new(),
+    };
     progress.finish(&format!(
-        "{} batch(es), {} row(s) changed over {} key(s) in {:.1} s ({:.0} keys/s), longest batch {} ms{}",
+        "{} batch(es), {} row(s) changed over {} key(s) in {:.1} s ({:.0} keys/s), longest batch {} ms{sizes}{}",
         report.batches,
         report.rows_changed,
         report.rows_scanned,
@@ -334,6 +432,65 @@ async fn throttle(tuning: &crate::author::tuning::Tuning, progress: &Progress) {
         let due = Duration::from_secs_f64(progress.done() as f64 / cap as f64);
         if let Some(wait) = due.checked_sub(progress.elapsed()) {
             tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod sizer_tests {
+    use super::*;
+    use crate::author::tuning::Tuning;
+
+    fn tuning(first: u64, target_ms: Option<u64>, max: u64) -> Tuning {
+        Tuning {
+            batch_size: first,
+            batch_target: target_ms.map(Duration::from_millis),
+            max_batch_size: max,
+            ..Tuning::default()
+        }
+    }
+
+    #[test]
+    fn a_fixed_size_never_changes() {
+        let mut s = BatchSizer::new(&tuning(64, None, 10));
+        for took in [0, 1, 500, 10_000] {
+            assert_eq!(s.record(Duration::from_millis(took)), 64);
+        }
+    }
+
+    #[test]
+    fn fast_batches_grow_at_most_twofold_up_to_the_maximum() {
+        let mut s = BatchSizer::new(&tuning(1_000, Some(100), 10_000));
+        let sizes: Vec<u64> = (0..6).map(|_| s.record(Duration::from_millis(1))).collect();
+        assert_eq!(sizes, [2_000, 4_000, 8_000, 10_000, 10_000, 10_000]);
+        // 80 ms of a 100 ms target: grow by the ratio, not twofold.
+        let mut s = BatchSizer::new(&tuning(1_000, Some(100), 1_000_000));
+        assert_eq!(s.record(Duration::from_millis(80)), 1_250);
+    }
+
+    #[test]
+    fn slow_batches_shrink_at_once_down_to_the_minimum() {
+        let mut s = BatchSizer::new(&tuning(10_000, Some(100), 1_000_000));
+        assert_eq!(s.record(Duration::from_millis(400)), 2_500);
+        assert_eq!(s.record(Duration::from_secs(60)), MIN_ADAPTIVE_BATCH);
+        // A first batch below the minimum is the floor.
+        let mut s = BatchSizer::new(&tuning(10, Some(100), 1_000_000));
+        assert_eq!(s.record(Duration::from_secs(5)), 10);
+    }
+
+    /// A simulated backend: 2 ms per batch plus 1 µs per key; the sizes settle where a batch
+    /// takes the 100 ms target (98,000 keys), from below and from above.
+    #[test]
+    fn sizes_settle_where_a_batch_takes_the_target() {
+        let took = |keys: u64| Duration::from_micros(2_000 + keys);
+        for first in [100, 5_000_000] {
+            let mut s = BatchSizer::new(&tuning(first, Some(100), 10_000_000));
+            for _ in 0..40 {
+                let size = s.size();
+                s.record(took(size));
+            }
+            let settled = took(s.size()).as_secs_f64() * 1e3;
+            assert!((95.0..=105.0).contains(&settled), "{first}: {settled} ms");
         }
     }
 }

@@ -5,6 +5,7 @@
 pub mod batch;
 pub mod columns;
 pub mod context;
+pub mod lint_allow;
 pub mod online;
 pub mod progress;
 pub mod rebuild;

@@ -214,20 +214,26 @@ where
     let b = conn.get_database_backend();
     let t = context::current().tuning;
     let ms = t.ddl_lock_timeout.as_millis().max(1) as u64;
-    let (set, reset) = match b {
+    // The session's value (e.g. the runner's bound, see crate::run::lock_wait) is saved and
+    // put back after each attempt.
+    let (save, set, reset) = match b {
         DbBackend::Postgres => (
+            "SELECT set_config('migration_engine.saved_lock_timeout', current_setting('lock_timeout'), false)",
             format!("SET lock_timeout = '{ms}ms'"),
-            "RESET lock_timeout".to_string(),
+            "SELECT set_config('lock_timeout', current_setting('migration_engine.saved_lock_timeout'), false)"
+                .to_string(),
         ),
         _ => (
+            "SET @migration_engine_saved_lock_wait = @@SESSION.lock_wait_timeout",
             // MySQL counts whole seconds (at least 1) for metadata locks.
             format!(
                 "SET SESSION lock_wait_timeout = {}",
                 ms.div_ceil(1000).max(1)
             ),
-            "SET SESSION lock_wait_timeout = DEFAULT".to_string(),
+            "SET SESSION lock_wait_timeout = @migration_engine_saved_lock_wait".to_string(),
         ),
     };
+    conn.execute_unprepared(save).await?;
     let attempts = t.ddl_retries + 1;
     let mut n = 0;
     loop {

@@ -76,6 +76,8 @@ pub struct Entry {
     pub host: String,
     /// OS user it ran as.
     pub os_user: String,
+    /// Notes on the run, e.g. the safe-window gates skipped with `--skip-gate` and what they saw.
+    pub notes: Option<String>,
 }
 
 impl Entry {
@@ -88,19 +90,29 @@ impl Entry {
 
 /// This machine's host name (`whoami`), or `unknown-host`.
 pub fn host_name() -> String {
-    whoami::fallible::hostname()
-        .ok()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "unknown-host".into())
+    // Looked up once per process: every history row records it.
+    static HOST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HOST.get_or_init(|| {
+        whoami::fallible::hostname()
+            .ok()
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "unknown-host".into())
+    })
+    .clone()
 }
 
 /// The OS user running this process (`whoami`: the account of the process's uid), or
 /// `unknown-user`.
 pub fn os_user() -> String {
-    whoami::fallible::username()
-        .ok()
-        .filter(|u| !u.is_empty())
-        .unwrap_or_else(|| "unknown-user".into())
+    // Looked up once per process (a passwd lookup): every history row records it.
+    static USER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    USER.get_or_init(|| {
+        whoami::fallible::username()
+            .ok()
+            .filter(|u| !u.is_empty())
+            .unwrap_or_else(|| "unknown-user".into())
+    })
+    .clone()
 }
 
 pub use crate::db::dialect::now;
@@ -109,6 +121,8 @@ pub use crate::db::dialect::now;
 #[derive(Debug, Clone)]
 pub struct History {
     table: String,
+    /// Written into the `notes` column of every row appended while set (see [`History::set_notes`]).
+    notes: std::sync::Arc<std::sync::Mutex<Option<String>>>,
 }
 
 impl History {
@@ -116,7 +130,53 @@ impl History {
     pub fn new(table: impl Into<String>) -> Self {
         Self {
             table: table.into(),
+            notes: Default::default(),
         }
+    }
+
+    /// Sets (or clears) the notes written into every row appended from now on, until changed:
+    /// the runner sets them for one run (e.g. the safe-window gates it skipped).
+    pub fn set_notes(&self, notes: Option<String>) {
+        *self.notes.lock().unwrap_or_else(|p| p.into_inner()) = notes;
+    }
+
+    fn notes(&self) -> Option<String> {
+        self.notes.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Brings a history table created by an older version up to date: adds the `notes` column
+    /// when it is missing. Run under the migration lock.
+    pub async fn upgrade<C: ConnectionTrait>(&self, db: &C) -> Result<(), DbErr> {
+        if self.has_column(db, "notes").await? {
+            return Ok(());
+        }
+        let stmt = Table::alter()
+            .table(Alias::new(self.table.as_str()))
+            .add_column(columns::text(Alias::new("notes"), true))
+            .take();
+        db.execute(&stmt).await.map(|_| ())
+    }
+
+    /// Whether the table has `column` (from the catalogue).
+    async fn has_column<C: ConnectionTrait>(&self, db: &C, column: &str) -> Result<bool, DbErr> {
+        let backend = db.get_database_backend();
+        let sql = match backend {
+            DbBackend::Postgres => {
+                "SELECT 1 AS found FROM information_schema.columns WHERE table_name = $1 \
+                 AND column_name = $2 AND table_schema = ANY(current_schemas(false))"
+            }
+            DbBackend::MySql => {
+                "SELECT 1 AS found FROM information_schema.columns WHERE table_name = ? \
+                 AND column_name = ? AND table_schema = DATABASE()"
+            }
+            _ => "SELECT 1 AS found FROM pragma_table_info(?) WHERE name = ?",
+        };
+        let stmt = sea_orm::Statement::from_sql_and_values(
+            backend,
+            sql,
+            [self.table.as_str().into(), column.into()],
+        );
+        Ok(db.query_one_raw(stmt).await?.is_some())
     }
 
     /// The table's name.
@@ -156,6 +216,7 @@ impl History {
             .col(columns::string(Alias::new("tool_version"), 32, false))
             .col(columns::string(Alias::new("host"), 255, false))
             .col(columns::string(Alias::new("os_user"), 255, false))
+            .col(columns::text(Alias::new("notes"), true))
             .take();
         db.execute(&stmt).await.map(|_| ())
     }
@@ -175,7 +236,7 @@ impl History {
         transactional: bool,
     ) -> Result<i64, DbErr> {
         let duration_ms = finished_at.map(|f| (f - started_at).num_milliseconds());
-        let stmt = Query::insert()
+        let mut stmt = Query::insert()
             .into_table(Alias::new(self.table.as_str()))
             .columns(
                 [
@@ -210,15 +271,104 @@ impl History {
             ])
             .map_err(|e| DbErr::Custom(e.to_string()))?
             .to_owned();
+        if let Some(notes) = self.notes() {
+            // Only when set, so a table an older version created keeps working until upgraded.
+            stmt = Query::insert()
+                .into_table(Alias::new(self.table.as_str()))
+                .columns(
+                    [
+                        "version",
+                        "direction",
+                        "checksum",
+                        "started_at",
+                        "finished_at",
+                        "duration_ms",
+                        "outcome",
+                        "error",
+                        "transactional",
+                        "tool_version",
+                        "host",
+                        "os_user",
+                        "notes",
+                    ]
+                    .map(Alias::new),
+                )
+                .values([
+                    version.into(),
+                    direction.into(),
+                    checksum.map(str::to_string).into(),
+                    started_at.into(),
+                    finished_at.into(),
+                    duration_ms.into(),
+                    outcome.as_str().into(),
+                    error.map(truncate_error).into(),
+                    transactional.into(),
+                    env!("CARGO_PKG_VERSION").into(),
+                    host_name().into(),
+                    os_user().into(),
+                    truncate_error(&notes).into(),
+                ])
+                .map_err(|e| DbErr::Custom(e.to_string()))?
+                .to_owned();
+        }
         if db.get_database_backend() == DbBackend::MySql {
             return Ok(db.execute(&stmt).await?.last_insert_id() as i64);
         }
-        let mut stmt = stmt;
         stmt.returning_col(Alias::new("id"));
         let row = db.query_one(&stmt).await?.ok_or_else(|| {
             DbErr::Custom("inserting into the migration history returned no id".into())
         })?;
         row.try_get_by_index::<i64>(0)
+    }
+
+    /// PostgreSQL only: [`History::record_with_ledger_pg`] as one statement with its values
+    /// inlined, to end a simple-query batch that also holds the migration's statements (one
+    /// round trip per migration). The server computes when it finished: `started_at` plus
+    /// `sent_after` (the time from `started_at` until the batch was sent) plus how long the
+    /// batch had run when this statement ran, so client and server clocks never mix.
+    pub fn record_with_ledger_pg_sql(
+        &self,
+        ledger: &str,
+        version: &str,
+        direction: &str,
+        checksum: &str,
+        started_at: NaiveDateTime,
+        sent_after: std::time::Duration,
+    ) -> String {
+        let lit = |s: &str| format!("E'{}'", s.replace('\\', "\\\\").replace('\'', "''"));
+        let ledger_t = crate::db::quote_ident(DbBackend::Postgres, ledger);
+        let ledger_change = if direction == "down" {
+            format!("DELETE FROM {ledger_t} WHERE version = {}", lit(version))
+        } else {
+            format!(
+                "INSERT INTO {ledger_t} (version, applied_at) VALUES ({}, {})",
+                lit(version),
+                chrono::Utc::now().timestamp()
+            )
+        };
+        let started = format!("TIMESTAMP '{}'", started_at.format("%Y-%m-%d %H:%M:%S%.6f"));
+        let (notes_col, notes_val) = match self.notes() {
+            Some(n) => (", notes", format!(", {}", lit(&truncate_error(&n)))),
+            None => ("", String::new()),
+        };
+        format!(
+            "WITH ledger AS ({ledger_change}), \
+             t AS (SELECT {started} + (clock_timestamp() - statement_timestamp()) \
+                          + INTERVAL '{} microseconds' AS finished) \
+             INSERT INTO {} (version, direction, checksum, started_at, finished_at, duration_ms, outcome, \
+                             transactional, tool_version, host, os_user{notes_col}) \
+             SELECT {}, {}, {}, {started}, t.finished, \
+                    CAST(EXTRACT(EPOCH FROM (t.finished - {started})) * 1000 AS BIGINT), 'succeeded', TRUE, \
+                    {}, {}, {}{notes_val} FROM t",
+            sent_after.as_micros(),
+            crate::db::quote_ident(DbBackend::Postgres, &self.table),
+            lit(version),
+            lit(direction),
+            lit(checksum),
+            lit(env!("CARGO_PKG_VERSION")),
+            lit(&host_name()),
+            lit(&os_user()),
+        )
     }
 
     /// PostgreSQL only: the ledger change (`up`: insert, `down`: delete) and a `succeeded`
@@ -246,14 +396,20 @@ impl History {
                 ledger.replace('"', "\"\"")
             )
         };
+        let notes = self.notes();
+        let (notes_col, notes_val) = if notes.is_some() {
+            (", notes", ", $11")
+        } else {
+            ("", "")
+        };
         let sql = format!(
             "WITH ledger AS ({ledger_change}) INSERT INTO {} \
              (version, direction, checksum, started_at, finished_at, duration_ms, outcome, transactional, \
-              tool_version, host, os_user) \
-             VALUES ($1, $3, $4, $5, $6, $7, 'succeeded', TRUE, $8, $9, $10)",
+              tool_version, host, os_user{notes_col}) \
+             VALUES ($1, $3, $4, $5, $6, $7, 'succeeded', TRUE, $8, $9, $10{notes_val})",
             crate::db::quote_ident(DbBackend::Postgres, &self.table)
         );
-        let values: Vec<Value> = vec![
+        let mut values: Vec<Value> = vec![
             version.into(),
             chrono::Utc::now().timestamp().into(),
             direction.into(),
@@ -265,6 +421,9 @@ impl History {
             host_name().into(),
             os_user().into(),
         ];
+        if let Some(notes) = notes {
+            values.push(truncate_error(&notes).into());
+        }
         db.execute_raw(sea_orm::Statement::from_sql_and_values(
             DbBackend::Postgres,
             sql,
@@ -324,6 +483,28 @@ impl History {
         db: &C,
         ledger: &str,
     ) -> Result<(Vec<(String, i64)>, Vec<Entry>), DbErr> {
+        match self.state_with(db, ledger, true).await {
+            Err(e) if self.lacks_notes(db, &e).await => self.state_with(db, ledger, false).await,
+            other => other,
+        }
+    }
+
+    /// After `e`: whether the table exists but was created by an older version without the
+    /// `notes` column (not yet upgraded: that happens under the lock of the next run). Read
+    /// from the catalogue, not from the error's text.
+    async fn lacks_notes<C: ConnectionTrait>(&self, db: &C, e: &DbErr) -> bool {
+        !crate::db::is_missing_table(e)
+            && matches!(self.has_column(db, "id").await, Ok(true))
+            && matches!(self.has_column(db, "notes").await, Ok(false))
+    }
+
+    async fn state_with<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        ledger: &str,
+        with_notes: bool,
+    ) -> Result<(Vec<(String, i64)>, Vec<Entry>), DbErr> {
+        let notes = if with_notes { "notes" } else { "NULL" };
         let backend = db.get_database_backend();
         let (agg, arr, empty, text) = match backend {
             DbBackend::Postgres => ("json_agg", "json_build_array", "'[]'::json", "::text"),
@@ -336,7 +517,7 @@ impl History {
             "SELECT CAST(COALESCE((SELECT {agg}({arr}(version, applied_at)) FROM {ledger_t}), {empty}){text} AS CHAR(1000000)) AS ledger, \
                     CAST(COALESCE((SELECT {agg}({arr}(id, version, direction, checksum, outcome, transactional, \
                                                        repaired_at, error, duration_ms, started_at, finished_at, \
-                                                       tool_version, host, os_user)) \
+                                                       tool_version, host, os_user, {notes})) \
                        FROM {table} JOIN (\
                          SELECT MAX(id) AS latest_id FROM {table} GROUP BY version \
                          UNION SELECT MAX(id) FROM {table} WHERE outcome = 'succeeded' AND direction <> 'down' GROUP BY version \
@@ -405,6 +586,7 @@ impl History {
                     tool_version: json_str(&r[11]).ok_or_else(|| field("tool_version"))?,
                     host: json_str(&r[12]).ok_or_else(|| field("host"))?,
                     os_user: json_str(&r[13]).ok_or_else(|| field("os_user"))?,
+                    notes: json_str(&r[14]),
                 })
             })
             .collect::<Result<Vec<_>, DbErr>>()?;
@@ -417,6 +599,18 @@ impl History {
         &self,
         db: &C,
         limit: Option<u64>,
+    ) -> Result<Vec<Entry>, DbErr> {
+        match self.entries_with(db, limit, true).await {
+            Err(e) if self.lacks_notes(db, &e).await => self.entries_with(db, limit, false).await,
+            other => other,
+        }
+    }
+
+    async fn entries_with<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        limit: Option<u64>,
+        with_notes: bool,
     ) -> Result<Vec<Entry>, DbErr> {
         let mut q = Query::select();
         q.columns(
@@ -440,6 +634,9 @@ impl History {
         )
         .from(Alias::new(self.table.as_str()))
         .order_by(Alias::new("id"), Order::Desc);
+        if with_notes {
+            q.column(Alias::new("notes"));
+        }
         if let Some(limit) = limit {
             q.limit(limit);
         }
@@ -473,8 +670,47 @@ fn malformed(table: &str, id: i64, field: &str) -> DbErr {
 }
 
 fn parse_time(t: &str) -> Option<NaiveDateTime> {
-    let t = t.replace('T', " ");
-    NaiveDateTime::parse_from_str(&t, "%Y-%m-%d %H:%M:%S%.f").ok()
+    parse_time_fast(t).or_else(|| {
+        let t = t.replace('T', " ");
+        NaiveDateTime::parse_from_str(&t, "%Y-%m-%d %H:%M:%S%.f").ok()
+    })
+}
+
+/// `YYYY-MM-DD[ T]HH:MM:SS[.fraction]`, as every backend renders a timestamp in JSON, without
+/// interpreting a format string (a no-op `up` reads two per migration).
+fn parse_time_fast(t: &str) -> Option<NaiveDateTime> {
+    let b = t.as_bytes();
+    if b.len() < 19
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b' ' | b'T')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let num = |from: usize, to: usize| -> Option<u32> {
+        t.get(from..to)
+            .filter(|s| s.bytes().all(|c| c.is_ascii_digit()))?
+            .parse()
+            .ok()
+    };
+    let nanos = match b.get(19) {
+        None => 0,
+        Some(b'.') => {
+            let frac = t.get(20..).filter(|f| {
+                !f.is_empty() && f.len() <= 9 && f.bytes().all(|c| c.is_ascii_digit())
+            })?;
+            frac.parse::<u32>().ok()? * 10u32.pow(9 - frac.len() as u32)
+        }
+        Some(_) => return None,
+    };
+    chrono::NaiveDate::from_ymd_opt(num(0, 4)? as i32, num(5, 7)?, num(8, 10)?)?.and_hms_nano_opt(
+        num(11, 13)?,
+        num(14, 16)?,
+        num(17, 19)?,
+        nanos,
+    )
 }
 
 fn truncate_error(e: &str) -> String {
@@ -502,5 +738,35 @@ fn entry(r: &QueryResult) -> Result<Entry, DbErr> {
         tool_version: r.try_get("", "tool_version")?,
         host: r.try_get("", "host")?,
         os_user: r.try_get("", "os_user")?,
+        // Absent from a table an older version created and nobody upgraded yet.
+        notes: r.try_get("", "notes").unwrap_or(None),
     })
+}
+
+#[cfg(test)]
+mod parse_time_tests {
+    use super::*;
+
+    /// The fast path reads what the format string reads, as each backend renders timestamps.
+    #[test]
+    fn fast_timestamp_parsing_matches_the_format_string() {
+        for t in [
+            "2025-01-28 13:00:00",
+            "2025-01-28T13:00:00.5",
+            "2025-01-28 13:00:00.123456",
+            "2025-12-31T23:59:59.123456789",
+        ] {
+            let slow = NaiveDateTime::parse_from_str(&t.replace('T', " "), "%Y-%m-%d %H:%M:%S%.f");
+            assert_eq!(parse_time_fast(t), slow.ok(), "{t}");
+        }
+        for bad in [
+            "2025-01-28",
+            "2025-13-01 00:00:00",
+            "2025-01-28 13:00:00+00",
+            "x",
+        ] {
+            assert_eq!(parse_time_fast(bad), None, "{bad}");
+        }
+        assert!(parse_time("2025-01-28 13:00:00").is_some());
+    }
 }

@@ -109,6 +109,63 @@ pub async fn holder(db: &DatabaseConnection, id: &LockId) -> Result<Option<Strin
     }
 }
 
+/// Whether some session holds the migration lock now, without taking or waiting for it.
+/// PostgreSQL: the advisory key in `pg_locks`; MySQL/MariaDB: `IS_USED_LOCK`; SQLite: whether
+/// the database file's write lock can be had (a `BEGIN IMMEDIATE` tried without waiting and
+/// rolled back at once; `db` must then be a one-connection pool, as [`crate::db::connect`]
+/// opens, so that its busy timeout is set back on the same connection).
+pub async fn is_held(db: &DatabaseConnection, id: &LockId) -> Result<bool, DbErr> {
+    let backend = db.get_database_backend();
+    match backend {
+        DbBackend::Postgres => {
+            let sql = format!(
+                "SELECT EXISTS (SELECT 1 FROM pg_locks l \
+                 WHERE l.locktype = 'advisory' AND l.granted AND l.database = \
+                       (SELECT oid FROM pg_database WHERE datname = current_database()) \
+                   AND l.classid = {} AND l.objid = {} AND l.objsubid = 1) AS held",
+                (id.key >> 32) as u32,
+                (id.key & 0xFFFF_FFFF) as u32
+            );
+            let row = db
+                .query_one_raw(Statement::from_string(backend, sql))
+                .await?;
+            row.map_or(Ok(false), |r| r.try_get::<bool>("", "held"))
+        }
+        DbBackend::MySql => {
+            let sql = format!(
+                "SELECT CAST(IS_USED_LOCK({}) IS NOT NULL AS SIGNED) AS held",
+                id.mysql_name_sql()
+            );
+            let row = db
+                .query_one_raw(Statement::from_string(backend, sql))
+                .await?;
+            row.map_or(Ok(false), |r| r.try_get::<i64>("", "held").map(|h| h != 0))
+        }
+        _ => {
+            let row = db
+                .query_one_raw(Statement::from_string(backend, "PRAGMA busy_timeout"))
+                .await?;
+            let previous = match row {
+                Some(r) => r.try_get_by_index::<i64>(0)?,
+                None => 0,
+            };
+            db.execute_unprepared("PRAGMA busy_timeout = 0").await?;
+            let options = TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..TransactionOptions::default()
+            };
+            let held = match db.begin_with_options(options).await {
+                Ok(txn) => txn.rollback().await.map(|()| false),
+                Err(e) if is_busy(&e) => Ok(true),
+                Err(e) => Err(e),
+            };
+            db.execute_unprepared(&format!("PRAGMA busy_timeout = {previous}"))
+                .await?;
+            held
+        }
+    }
+}
+
 fn non_empty(s: String) -> String {
     if s.is_empty() {
         "no application name".into()
@@ -208,11 +265,11 @@ impl MigrationLock {
                 announced = true;
             }
             if started.elapsed() >= timeout {
-                let who = holder(db, id)
-                    .await
-                    .ok()
-                    .flatten()
-                    .unwrap_or_else(|| "another runner".into());
+                let who = holder(db, id).await.ok().flatten().unwrap_or_else(|| {
+                    "another connection: a runner, or an application transaction holding \
+                     the database's write lock"
+                        .into()
+                });
                 return Err(MigrateError::LockTimeout {
                     seconds: timeout.as_secs(),
                     holder: who,

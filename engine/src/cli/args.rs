@@ -108,6 +108,19 @@ pub struct Safety {
     /// Also append the event log to this file
     #[arg(long, global = true, value_name = "PATH")]
     pub log_file: Option<PathBuf>,
+
+    /// Skip the safe-window gate NAME for this run (repeatable; recorded in the history)
+    #[arg(long = "skip-gate", global = true, value_name = "NAME")]
+    pub skip_gates: Vec<String>,
+
+    /// Longest one statement of a migration may run, e.g. 30s or 5m (PostgreSQL
+    /// statement_timeout, MariaDB max_statement_time; SQLite: per migration)
+    #[arg(long, global = true, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub statement_timeout: Option<std::time::Duration>,
+
+    /// Longest one migration may run, e.g. 10m
+    #[arg(long, global = true, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub migration_timeout: Option<std::time::Duration>,
 }
 
 /// The subcommands.
@@ -232,6 +245,9 @@ pub enum Command {
         /// migration (its snapshot, or the database given with -u)
         #[arg(long)]
         autogenerate: bool,
+        /// With --autogenerate: print the Mermaid diagram of the touched tables before and after
+        #[arg(long, requires = "autogenerate")]
+        erd: bool,
     },
     /// Print the SQL script of up or down for a backend, without a database
     Sql(SqlArgs),
@@ -241,6 +257,41 @@ pub enum Command {
     Drift(DriftArgs),
     /// For CI: fail on drift, unknown versions and lint errors
     Check(CheckArgs),
+    /// Record VERSION and every migration before it as applied without running them, after
+    /// checking that the schema is what they create
+    Baseline {
+        /// The newest migration the database's schema already has (full name or unique prefix)
+        #[arg(long, value_name = "VERSION")]
+        to: String,
+        /// Record it even though the schema differs (the differences go into the history;
+        /// production also needs --yes)
+        #[arg(long)]
+        accept_differences: bool,
+        /// Output format
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Take over a database another migration tool manages (Alembic): map its revision to a
+    /// migration and baseline there
+    Adopt {
+        /// The tool that manages the database now
+        #[arg(value_enum)]
+        tool: crate::cli::adopt::AdoptTool,
+        /// Record it even though the schema differs (the differences go into the history;
+        /// production also needs --yes)
+        #[arg(long)]
+        accept_differences: bool,
+        /// Output format
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Read every table in batches and report rows that do not fit the entity model
+    Verify(VerifyArgs),
+    /// Draw the entity-relationship diagram of the entities, a migration's snapshot or a
+    /// live database
+    Erd(ErdArgs),
+    /// Run up, status, check or doctor on many databases at once (a targets file or a glob)
+    Fleet(crate::cli::fleet::FleetArgs),
 }
 
 impl Command {
@@ -263,6 +314,11 @@ impl Command {
             Command::Lint(_) => "lint",
             Command::Drift(_) => "drift",
             Command::Check(_) => "check",
+            Command::Baseline { .. } => "baseline",
+            Command::Adopt { .. } => "adopt",
+            Command::Verify(_) => "verify",
+            Command::Erd(_) => "erd",
+            Command::Fleet(_) => "fleet",
         }
     }
 
@@ -276,6 +332,8 @@ impl Command {
                 | Command::Drift(_)
                 | Command::Lint(_)
                 | Command::Check(_)
+                | Command::Verify(_)
+                | Command::Erd(_)
                 | Command::Up { dry_run: true, .. }
                 | Command::Down { dry_run: true, .. }
         )
@@ -302,7 +360,11 @@ const PREFIXED_ENV: &[(&str, &str)] = &[
     ("backup_dir", "BACKUP_DIR"),
     ("keep_backups", "BACKUP_KEEP"),
     ("log_file", "LOG_FILE"),
+    ("statement_timeout", "STATEMENT_TIMEOUT"),
+    ("migration_timeout", "MIGRATION_TIMEOUT"),
     ("batch_size", "BATCH_SIZE"),
+    ("batch_target_ms", "BATCH_TARGET_MS"),
+    ("max_batch_size", "MAX_BATCH_SIZE"),
     ("max_rows_per_sec", "MAX_ROWS_PER_SEC"),
     ("batch_pause_ms", "BATCH_PAUSE_MS"),
     ("ddl_lock_timeout_ms", "DDL_LOCK_TIMEOUT_MS"),
@@ -452,6 +514,56 @@ pub struct CheckArgs {
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+}
+
+/// `verify [--examples N] [--batch-size N] [--table T]... [--format text|json]`.
+#[derive(Debug, Clone, Args)]
+pub struct VerifyArgs {
+    /// Example primary keys shown per problem
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub examples: usize,
+    /// Rows read per query
+    #[arg(long, value_name = "ROWS", default_value_t = 50_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub batch_size: u64,
+    /// Only this table (repeatable; default: every entity table)
+    #[arg(long = "table", value_name = "TABLE")]
+    pub tables: Vec<String>,
+    /// Key ranges of a table read in parallel, each on its own connection
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub jobs: u16,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+/// The output of `erd`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ErdFormat {
+    /// Mermaid `erDiagram` text (GitHub renders it in Markdown)
+    Mermaid,
+    /// Graphviz DOT
+    Dot,
+    /// SVG, drawn by Graphviz `dot`
+    Svg,
+    /// Markdown: the Mermaid diagram and a column table per table (docs/schema.md)
+    Markdown,
+}
+
+/// `erd [--format mermaid|dot|svg] [--output FILE] [--at VERSION | --live]`.
+#[derive(Debug, Clone, Args)]
+pub struct ErdArgs {
+    /// Output format
+    #[arg(long, value_enum, default_value_t = ErdFormat::Mermaid)]
+    pub format: ErdFormat,
+    /// Write to FILE instead of stdout
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// The schema at this migration (its snapshot in the migration crate's snapshots/)
+    #[arg(long, value_name = "VERSION", conflicts_with = "live")]
+    pub at: Option<String>,
+    /// The schema of the live database given with -u (as `drift` reads it)
+    #[arg(long)]
+    pub live: bool,
 }
 
 #[cfg(test)]

@@ -2,11 +2,15 @@
 //! errors, [`review`] and [`generate`] handle their commands; [`run`] dispatches the rest to
 //! the library. A migration crate's `main` is one call: [`main`].
 
+pub mod adopt;
 pub mod args;
 pub mod autogen;
 pub mod backup;
+pub mod erd;
+pub mod fleet;
 pub mod output;
 pub mod review;
+pub mod verify;
 
 use std::time::Duration;
 
@@ -90,6 +94,7 @@ pub async fn execute<M: MigratorTrait>(
         name,
         local_time,
         autogenerate,
+        erd,
         ..
     } = &command
     {
@@ -108,7 +113,8 @@ pub async fn execute<M: MigratorTrait>(
                 .as_ref()
                 .map(|u| u.0.as_str())
                 .filter(|u| std::env::var("DATABASE_URL").ok().as_deref() != Some(*u));
-            return crate::cli::autogen::run_command(
+            let head = erd.then(|| crate::cli::erd::head_migration(&cwd, config));
+            crate::cli::autogen::run_command(
                 &cwd,
                 name,
                 clock,
@@ -116,7 +122,11 @@ pub async fn execute<M: MigratorTrait>(
                 connection.database_schema.clone(),
                 config,
             )
-            .await;
+            .await?;
+            if let Some(head) = head {
+                crate::cli::erd::print_autogen_change(&cwd, config, head.as_deref())?;
+            }
+            return Ok(());
         }
         let made = generate::generate(&cwd, name, chrono::Utc::now(), clock, config)?;
         outln!("Created {}", made.path.display());
@@ -130,6 +140,12 @@ pub async fn execute<M: MigratorTrait>(
     if let Command::Sql(args) = &command {
         return crate::cli::review::run_sql(args, &M::migrations(), config).await;
     }
+    if let Command::Erd(args) = &command {
+        return crate::cli::erd::run(args, &connection, config).await;
+    }
+    if let Command::Fleet(args) = &command {
+        return crate::cli::fleet::run::<M>(args, &cli.safety, &cli.scale, config).await;
+    }
     if let Some(done) = crate::cli::backup::offline(&command, &cli.safety).await {
         return done;
     }
@@ -141,6 +157,14 @@ pub async fn execute<M: MigratorTrait>(
             | Command::Reset { .. }
             | Command::Down { dry_run: false, .. }
             | Command::Restore { .. }
+            | Command::Baseline {
+                accept_differences: true,
+                ..
+            }
+            | Command::Adopt {
+                accept_differences: true,
+                ..
+            }
     );
     if destructive && connection.environment == Environment::Production && !safety.yes {
         return Err(MigrateError::NeedsConfirmation {
@@ -190,6 +214,10 @@ pub async fn execute<M: MigratorTrait>(
             }
         ),
         tuning: cli.scale.tuning(),
+        environment: connection.environment,
+        skip_gates: safety.skip_gates.clone(),
+        statement_timeout: safety.statement_timeout,
+        migration_timeout: safety.migration_timeout,
     };
     let observer = log.clone();
     let runner = Runner::with_config(db, M::migrations(), config.clone())
@@ -223,6 +251,10 @@ async fn dispatch(
         Command::Status { format, check } => {
             let states = runner.status().await?;
             print_status(url, runner, &states, format);
+            let alembic = crate::cli::adopt::status_notice(runner, &states, format).await?;
+            if check && let Some(managed) = alembic {
+                return Err(managed);
+            }
             let pending: Vec<String> = states
                 .iter()
                 .filter(|s| s.status == State::Pending)
@@ -242,14 +274,15 @@ async fn dispatch(
             }
         }
         Command::History { format, limit } => {
-            let entries = runner.history(limit).await?;
+            let report = crate::run::report::history_report(runner, limit).await?;
+            let entries = &report.history;
             match format {
-                Format::Json => outln!("{}", serde_json::json!({ "history": entries })),
+                Format::Json => outln!("{}", report.to_json()),
                 Format::Text => {
                     if entries.is_empty() {
                         outln!("No migration has run on this database yet.");
                     }
-                    for e in &entries {
+                    for e in entries {
                         outln!(
                             "{}  {:<6} {:<40} {:<11} {:>7}  {}@{}  {}{}",
                             e.started_at.format("%Y-%m-%d %H:%M:%S"),
@@ -268,11 +301,20 @@ async fn dispatch(
                             e.error
                                 .as_deref()
                                 .map(|err| format!(
-                                    "  error: {}",
+                                    "  {}: {}",
+                                    // baseline/adopt rows keep a note there, not an error
+                                    if e.outcome.as_str() == "succeeded" {
+                                        "note"
+                                    } else {
+                                        "error"
+                                    },
                                     err.lines().next().unwrap_or(err)
                                 ))
                                 .unwrap_or_default()
                         );
+                        if let Some(notes) = &e.notes {
+                            outln!("    note: {notes}");
+                        }
                     }
                 }
             }
@@ -316,8 +358,24 @@ async fn dispatch(
                 });
             }
         }
+        Command::Baseline {
+            to,
+            accept_differences,
+            format,
+        } => crate::cli::adopt::baseline(runner, url, &to, accept_differences, format).await?,
+        Command::Adopt {
+            tool,
+            accept_differences,
+            format,
+        } => crate::cli::adopt::adopt(runner, url, tool, accept_differences, format).await?,
         Command::Generate { .. } => {}
-        Command::Sql(_) | Command::Lint(_) | Command::Drift(_) | Command::Check(_) => {}
+        Command::Verify(args) => crate::cli::verify::run(runner, url, &args).await?,
+        Command::Sql(_)
+        | Command::Erd(_)
+        | Command::Lint(_)
+        | Command::Drift(_)
+        | Command::Check(_)
+        | Command::Fleet(_) => {}
     }
     Ok(())
 }
@@ -356,14 +414,8 @@ fn print_status(url: &DatabaseUrl, runner: &Runner, states: &[MigrationState], f
     let pending = states.iter().filter(|s| s.status == State::Pending).count();
     match format {
         Format::Json => {
-            let doc = serde_json::json!({
-                "database": url.redacted(),
-                "backend": backend_name(backend),
-                "pending": pending,
-                "missing_from_ledger": states.iter().filter(|s| s.status == State::MissingFromLedger).count(),
-                "migrations": states,
-            });
-            outln!("{doc}");
+            let doc = crate::run::report::StatusReport::new(url, runner, states.to_vec());
+            outln!("{}", doc.to_json());
         }
         Format::Text => {
             let width = states

@@ -176,62 +176,100 @@ impl EventLog {
 
     /// Reports a runner event.
     pub fn event(&self, event: &Event<'_>) {
-        use serde_json::json;
-        let verb = |d: Direction, up: &'static str, down: &'static str| {
-            if d == Direction::Up { up } else { down }
-        };
-        match event {
-            Event::Started { version, direction } => self.emit(
-                "info",
-                format!("{} {version} ...", verb(*direction, "Applying", "Reverting")),
-                json!({"event": "started", "version": version, "direction": direction}),
-            ),
-            Event::Finished { version, direction, duration } => self.emit(
-                "info",
-                format!("{} {version} in {} ms", verb(*direction, "Applied", "Reverted"), duration.as_millis()),
-                json!({"event": "finished", "version": version, "direction": direction, "duration_ms": duration.as_millis() as u64}),
-            ),
-            Event::Failed { version, direction, error } => self.emit(
-                "error",
-                format!("Failed {} of {version}: {error}", direction.as_str()),
-                json!({"event": "failed", "version": version, "direction": direction, "error": error}),
-            ),
-            Event::NothingToDo { direction } => self.emit(
-                "info",
-                verb(*direction, "Nothing to apply: the database is up to date.", "Nothing to revert.").into(),
-                json!({"event": "nothing-to-do", "direction": direction}),
-            ),
-            Event::DroppedTables { tables } => self.emit(
-                "info",
-                format!("Dropped {} table(s): {}", tables.len(), tables.join(", ")),
-                json!({"event": "dropped-tables", "tables": tables}),
-            ),
-            Event::LockWaiting { holder } => self.emit(
-                "warn",
-                format!("Waiting for the migration lock, held by {holder} ..."),
-                json!({"event": "lock-waiting", "holder": holder}),
-            ),
-            Event::DestructiveAllowed { version, rule, message } => self.emit(
-                "warn",
-                format!("Allowed destructive change in {version} ({rule}): {message}"),
-                json!({"event": "destructive-allowed", "version": version, "rule": rule, "message": message}),
-            ),
-            Event::Notice { text } => self.emit(
-                "info",
-                text.to_string(),
-                json!({"event": "notice", "message": text}),
-            ),
-            Event::BackupTaken { backup } => self.emit(
-                "info",
-                format!("Backup written: {} ({} bytes)", backup.path.display(), backup.bytes),
-                json!({"event": "backup", "path": backup.path, "bytes": backup.bytes}),
-            ),
-        }
+        let (level, text, json) = describe(event);
+        self.emit(level, text, json);
     }
 }
 
-/// `err` with every driver message in it scrubbed of `url`'s credentials.
+/// A runner event as the event log writes it: its level (`info`, `warn`, `error`), its text
+/// line, and its JSON object (without `ts` and `level`).
+pub fn describe(event: &Event<'_>) -> (&'static str, String, serde_json::Value) {
+    use serde_json::json;
+    let verb = |d: Direction, up: &'static str, down: &'static str| {
+        if d == Direction::Up { up } else { down }
+    };
+    match event {
+        Event::Started { version, direction } => (
+            "info",
+            format!(
+                "{} {version} ...",
+                verb(*direction, "Applying", "Reverting")
+            ),
+            json!({"event": "started", "version": version, "direction": direction}),
+        ),
+        Event::Finished {
+            version,
+            direction,
+            duration,
+        } => (
+            "info",
+            format!(
+                "{} {version} in {} ms",
+                verb(*direction, "Applied", "Reverted"),
+                duration.as_millis()
+            ),
+            json!({"event": "finished", "version": version, "direction": direction, "duration_ms": duration.as_millis() as u64}),
+        ),
+        Event::Failed {
+            version,
+            direction,
+            error,
+        } => (
+            "error",
+            format!("Failed {} of {version}: {error}", direction.as_str()),
+            json!({"event": "failed", "version": version, "direction": direction, "error": error}),
+        ),
+        Event::NothingToDo { direction } => (
+            "info",
+            verb(
+                *direction,
+                "Nothing to apply: the database is up to date.",
+                "Nothing to revert.",
+            )
+            .into(),
+            json!({"event": "nothing-to-do", "direction": direction}),
+        ),
+        Event::DroppedTables { tables } => (
+            "info",
+            format!("Dropped {} table(s): {}", tables.len(), tables.join(", ")),
+            json!({"event": "dropped-tables", "tables": tables}),
+        ),
+        Event::LockWaiting { holder } => (
+            "warn",
+            format!("Waiting for the migration lock, held by {holder} ..."),
+            json!({"event": "lock-waiting", "holder": holder}),
+        ),
+        Event::DestructiveAllowed {
+            version,
+            rule,
+            message,
+        } => (
+            "warn",
+            format!("Allowed destructive change in {version} ({rule}): {message}"),
+            json!({"event": "destructive-allowed", "version": version, "rule": rule, "message": message}),
+        ),
+        Event::Notice { text } => (
+            "info",
+            text.to_string(),
+            json!({"event": "notice", "message": text}),
+        ),
+        Event::BackupTaken { backup } => (
+            "info",
+            format!(
+                "Backup written: {} ({} bytes)",
+                backup.path.display(),
+                backup.bytes
+            ),
+            json!({"event": "backup", "path": backup.path, "bytes": backup.bytes}),
+        ),
+    }
+}
+
+/// `err` with every driver message in it scrubbed of `url`'s credentials, and a cause taken
+/// straight from a database error put in the database's own words
+/// ([`crate::error::user_message`]: no driver-internal source lines, with the SQLSTATE/code).
 pub(crate) fn scrub_error(url: &crate::db::DatabaseUrl, err: MigrateError) -> MigrateError {
+    let err = in_database_words(err);
     match err {
         MigrateError::Database {
             action,
@@ -259,6 +297,42 @@ pub(crate) fn scrub_error(url: &crate::db::DatabaseUrl, err: MigrateError) -> Mi
             what,
             cause: url.scrub(&cause),
             fix,
+        },
+        other => other,
+    }
+}
+
+/// Replaces a `cause` that is the database error's own `to_string()` by
+/// [`crate::error::user_message`]; causes the engine wrote itself stay.
+fn in_database_words(err: MigrateError) -> MigrateError {
+    let words = |cause: &str, source: &Option<Box<sea_orm::DbErr>>| {
+        source
+            .as_deref()
+            .filter(|e| e.to_string() == cause)
+            .and_then(crate::error::user_message)
+    };
+    match err {
+        MigrateError::Database {
+            action,
+            cause,
+            source,
+        } => MigrateError::Database {
+            cause: words(&cause, &source).unwrap_or(cause),
+            action,
+            source,
+        },
+        MigrateError::MigrationFailed {
+            version,
+            direction,
+            cause,
+            consequence,
+            source,
+        } => MigrateError::MigrationFailed {
+            cause: words(&cause, &source).unwrap_or(cause),
+            version,
+            direction,
+            consequence,
+            source,
         },
         other => other,
     }

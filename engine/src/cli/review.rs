@@ -113,7 +113,8 @@ pub async fn run_review(
     match cmd {
         ReviewCommand::Sql(args) => run_sql(&args, migrations, runner.config()).await,
         ReviewCommand::Lint(args) => {
-            let findings = lint::lint_database(runner, url, migrations, args.all).await?;
+            let report = lint::lint_database_report(runner, url, migrations, args.all).await?;
+            let findings = report.findings;
             let errors = findings
                 .iter()
                 .filter(|f| f.severity == lint::Severity::Error)
@@ -127,6 +128,7 @@ pub async fn run_review(
                         "errors": errors,
                         "warnings": findings.len() - errors,
                         "findings": findings,
+                        "suppressed": report.suppressed,
                     })
                 ),
                 Format::Text => {
@@ -137,6 +139,22 @@ pub async fn run_review(
                     );
                     print_findings(&findings);
                     outln!("{}.", lint::summary(&findings));
+                    if !report.suppressed.is_empty() {
+                        outln!(
+                            "{} finding(s) switched off (`--format json` lists them):",
+                            report.suppressed.len()
+                        );
+                        let mut reasons: Vec<(&str, &str, &str)> = report
+                            .suppressed
+                            .iter()
+                            .map(|s| (s.rule.as_str(), s.by, s.reason.as_str()))
+                            .collect();
+                        reasons.sort();
+                        reasons.dedup();
+                        for (rule, by, reason) in reasons {
+                            outln!("    {rule}, by the {by}: {reason}");
+                        }
+                    }
                 }
             }
             if errors > 0 {

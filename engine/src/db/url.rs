@@ -358,9 +358,20 @@ pub async fn connect(
     url: &DatabaseUrl,
     settings: &ConnectSettings,
 ) -> Result<DatabaseConnection, MigrateError> {
+    connect_pool(url, settings, 1).await
+}
+
+/// Opens a pool of up to `connections` connections (at least one), for concurrent readers
+/// such as an HTTP service; use [`connect`] for anything that takes the migration lock.
+pub async fn connect_pool(
+    url: &DatabaseUrl,
+    settings: &ConnectSettings,
+    connections: u32,
+) -> Result<DatabaseConnection, MigrateError> {
     let mut opts = ConnectOptions::new(url.expose().to_string());
-    opts.max_connections(1)
-        .min_connections(1)
+    // Every connection opened up front: the first burst of requests finds them ready.
+    opts.max_connections(connections.max(1))
+        .min_connections(connections.max(1))
         .connect_timeout(settings.connect_timeout)
         .acquire_timeout(settings.connect_timeout.max(Duration::from_secs(30)))
         .idle_timeout(None)

@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 use sea_orm::DbBackend;
 
 use crate::generate::diff::{Changes, Rename, TableChange};
+use crate::schema::default_value::DefaultValue;
 use crate::schema::{Column, ForeignKey, Index, Table};
 
 /// A column type as the migration helpers know it, whatever backend spelled it.
@@ -190,30 +191,35 @@ struct Uses {
 
 struct Gen<'a> {
     backend: DbBackend,
+    /// Generating `down`: a NOT NULL column without a default that comes back (dropped by
+    /// `up`) is re-added nullable, filled with [`fill_value`], then made NOT NULL.
+    refill: bool,
     ids: &'a mut Idents,
     uses: &'a mut Uses,
     errors: &'a mut Vec<String>,
 }
 
-fn default_expr(default: &str) -> Option<String> {
-    let d = default.trim();
-    if d == "true" || d == "false" {
-        return Some(d.to_string());
+/// `default` (in any backend's spelling, see [`DefaultValue`]) as a Rust literal for
+/// `.default(..)`.
+fn default_expr(default: &str, data_type: &str) -> Option<String> {
+    DefaultValue::parse(default, data_type).rust_literal()
+}
+
+/// The value rows get in a NOT NULL column without a default that `down` re-adds to a table
+/// that may hold rows (its values were dropped by `up`): the type's zero value.
+fn fill_value(backend: DbBackend, c: &Column) -> &'static str {
+    match logical(backend, &c.data_type) {
+        Some(Ty::String(_) | Ty::Text | Ty::Bytes) => "''",
+        Some(Ty::Boolean) => "false",
+        Some(Ty::Timestamp) => "CURRENT_TIMESTAMP",
+        Some(Ty::Json | Ty::JsonPlain) => "'{}'",
+        _ => "0",
     }
-    if d.parse::<i64>().is_ok() {
-        return Some(d.to_string());
-    }
-    if d.parse::<f64>().is_ok() && d.contains('.') {
-        return Some(d.to_string());
-    }
-    // PostgreSQL spells string defaults 'text'::character varying.
-    let d = d.split("::").next().unwrap_or(d);
-    if let Some(inner) = d.strip_prefix('\'').and_then(|s| s.strip_suffix('\''))
-        && !inner.contains('\'')
-    {
-        return Some(format!("{inner:?}"));
-    }
-    None
+}
+
+/// Whether `down` must fill `c` when it re-adds it (see [`Gen::refill`]).
+fn needs_fill(refill: bool, c: &Column) -> bool {
+    refill && !c.nullable && c.default.is_none() && !c.auto_increment
 }
 
 fn action(a: &str, backend: DbBackend) -> Option<&'static str> {
@@ -285,7 +291,7 @@ impl Gen<'_> {
         };
         let mut modifiers = Vec::new();
         if let (Some(d), false) = (&c.default, default_done) {
-            match default_expr(d) {
+            match default_expr(d, &c.data_type) {
                 Some(e) => modifiers.push(format!(".default({e})")),
                 None => self.errors.push(format!(
                     "{table}.{}: the default `{d}` is not a literal autogenerate can write",
@@ -451,14 +457,36 @@ fn body(g: &mut Gen<'_>, ch: &Changes) -> String {
                 .filter(|c| tc.before.column(&c.name).is_some())
                 .map(|c| c.name.clone())
                 .collect();
+            let fills: Vec<String> = tc
+                .after
+                .columns
+                .iter()
+                .filter(|c| tc.before.column(&c.name).is_none() && needs_fill(g.refill, c))
+                .map(|c| format!("({:?}, {:?})", c.name, fill_value(g.backend, c)))
+                .collect();
+            let call = if fills.is_empty() {
+                format!(
+                    "runtime::rebuild_sqlite_table(manager, {stmt}, vec![{}], {}).await?;",
+                    indexes.join(", "),
+                    str_list(&copied)
+                )
+            } else {
+                format!(
+                    "// Rows get the fill value in the re-added NOT NULL column(s).\n\
+                     runtime::rebuild_sqlite_table_filling(manager, {stmt}, vec![{}], {}, &[{}]).await?;",
+                    indexes.join(", "),
+                    str_list(&copied),
+                    fills.join(", ")
+                )
+            };
             let _ = writeln!(
                 out,
                 "if db == DbBackend::Sqlite {{\n\
-                 // SQLite cannot change columns or constraints in place: rebuild the table.\n\
-                 runtime::rebuild_sqlite_table(manager, {stmt}, vec![{}], {}).await?;\n\
+                 // SQLite cannot change columns or constraints in place: rebuild the table\n\
+                 // (the runner turns foreign-key enforcement off for it; rows that reference\n\
+                 // it stay as they are).\n\
+                 {call}\n\
                  }} else {{\n{}}}",
-                indexes.join(", "),
-                str_list(&copied),
                 alter_statements(g, tc)
             );
         } else {
@@ -481,7 +509,24 @@ fn body(g: &mut Gen<'_>, ch: &Changes) -> String {
 fn alter_statements(g: &mut Gen<'_>, tc: &TableChange) -> String {
     let mut out = String::new();
     let name = tc.name.as_str();
-    for (iname, _) in &tc.drop_indexes {
+    for (iname, ix) in &tc.drop_indexes {
+        // A foreign key that stays and that this index may serve (its columns lead it): MySQL
+        // refuses to drop the only index a foreign key can use.
+        let served = tc
+            .before
+            .foreign_keys
+            .iter()
+            .filter(|f| tc.after.foreign_keys.contains(*f))
+            .find(|f| ix.columns.starts_with(&f.columns));
+        if let Some(fk) = served {
+            g.uses.runtime = true;
+            let _ = writeln!(
+                out,
+                "runtime::drop_index_under_foreign_key(manager, {name:?}, {iname:?}, {}).await?;",
+                str_list(&fk.columns)
+            );
+            continue;
+        }
         let _ = writeln!(
             out,
             "manager.drop_index(Index::drop().name({iname:?}).table({}).to_owned()).await?;",
@@ -505,6 +550,27 @@ fn alter_statements(g: &mut Gen<'_>, tc: &TableChange) -> String {
         );
     }
     for c in &tc.add_columns {
+        if needs_fill(g.refill, c) {
+            g.uses.runtime = true;
+            let nullable = Column {
+                nullable: true,
+                ..c.clone()
+            };
+            let loose = g.column(name, &nullable, false, false);
+            let tight = g.column(name, c, false, false);
+            let fill = fill_value(g.backend, c);
+            let t = g.ids.table(name);
+            let _ = writeln!(
+                out,
+                "// {name}.{col} comes back NOT NULL on a table that may hold rows: added\n\
+                 // nullable, filled with {fill} (the values `up` dropped are lost), then NOT NULL.\n\
+                 manager.alter_table(Table::alter().table({t}).add_column({loose}).take()).await?;\n\
+                 runtime::fill_nulls(manager, {name:?}, {col:?}, {fill:?}).await?;\n\
+                 manager.alter_table(Table::alter().table({t}).modify_column({tight}).take()).await?;",
+                col = c.name,
+            );
+            continue;
+        }
         let def = g.column(name, c, false, false);
         let _ = writeln!(
             out,
@@ -573,12 +639,14 @@ pub fn render(
     let (up_body, up_db, down_body, down_db) = {
         let mut g = Gen {
             backend,
+            refill: false,
             ids: &mut ids,
             uses: &mut uses,
             errors: &mut errors,
         };
         let up_body = body(&mut g, up);
         let up_db = std::mem::take(&mut g.uses.backend);
+        g.refill = true;
         let down_body = body(&mut g, down);
         (up_body, up_db, down_body, g.uses.backend)
     };

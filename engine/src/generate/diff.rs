@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use sea_orm::DbBackend;
 
+use crate::schema::default_value::DefaultValue;
 pub use crate::schema::entities::Rename;
 use crate::schema::{Column, ForeignKey, Index, Schema, Table};
 
@@ -359,7 +360,11 @@ pub fn diff(from: &Schema, to: &Schema, renames: &[Rename]) -> Changes {
                     }
                     if !same_type(&b.data_type, &c.data_type)
                         || b.nullable != c.nullable
-                        || b.default != c.default
+                        || !DefaultValue::same(
+                            b.default.as_deref(),
+                            c.default.as_deref(),
+                            &c.data_type,
+                        )
                     {
                         tc.alter_columns.push((b.clone(), c.clone()));
                         if !same_type(&b.data_type, &c.data_type) {

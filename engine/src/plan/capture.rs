@@ -33,6 +33,13 @@ pub struct Capture {
     pub incomplete: Option<String>,
     /// Whether the migration declared itself resumable (see [`RESUMABLE_MARKER`]).
     pub resumable: bool,
+    /// Whether the migration declared it must run with SQLite's foreign-key enforcement off
+    /// (see [`FOREIGN_KEYS_OFF_MARKER`]).
+    pub foreign_keys_off: bool,
+    /// Lint rules the migration switched off, with its reasons (see [`LINT_ALLOW_MARKER`]).
+    pub lint_allowed: Vec<(String, String)>,
+    /// Whether some statement it executed had bound values (inlined in [`Capture::statements`]).
+    pub bound_values: bool,
 }
 
 /// What a resumable migration executes under capture to declare itself (see
@@ -40,17 +47,62 @@ pub struct Capture {
 /// statement, so it never shows in dry runs, scripts or checksums.
 pub const RESUMABLE_MARKER: &str = "/* migration-engine: resumable */ SELECT 1";
 
+/// What a migration executes under capture to declare that, on SQLite, it must run with
+/// foreign-key enforcement off (a table rebuild, see
+/// [`crate::author::rebuild::declare_foreign_keys_off`]). A flag like [`RESUMABLE_MARKER`].
+pub const FOREIGN_KEYS_OFF_MARKER: &str = "/* migration-engine: foreign keys off */ SELECT 1";
+
+/// What a migration executes under capture to switch a lint rule off for itself, followed by
+/// `["rule", "reason"]` as JSON (see `crate::author::lint_allow::allow`). A flag like
+/// [`RESUMABLE_MARKER`]: never a statement, never in a checksum.
+pub const LINT_ALLOW_MARKER: &str = "/* migration-engine: lint-allow */ ";
+
 impl Capture {
     /// SHA-256 (hex) of the statements with whitespace normalised. Data-dependent migrations
     /// hash their queries too, so a changed decision logic changes the checksum.
     pub fn checksum(&self) -> String {
         let mut hasher = Sha256::new();
         for s in self.statements.iter().chain(&self.queries) {
-            hasher.update(normalize(s).as_bytes());
+            // The bytes of `normalize(s)`, without building it: a no-op `up` hashes every
+            // applied migration.
+            for (i, word) in s.split_whitespace().enumerate() {
+                if i > 0 {
+                    hasher.update(b" ");
+                }
+                hasher.update(word.as_bytes());
+            }
             hasher.update(b";\n");
         }
         hex::encode(hasher.finalize())
     }
+
+    /// Whether executing [`Capture::statements`] in order, as they are, does exactly what running
+    /// the migration does, so a runner may send them to the database in one batch: it completed,
+    /// made no queries (its SQL cannot depend on the data), bound no values (inlining could
+    /// change a value's type), declared nothing (resumable, foreign keys off), and every
+    /// statement is schema DDL (`CREATE`, `ALTER`, `DROP`, `COMMENT`), whose "rows affected"
+    /// the migration cannot have acted on.
+    pub fn replayable(&self) -> bool {
+        self.incomplete.is_none()
+            && self.queries.is_empty()
+            && !self.bound_values
+            && !self.resumable
+            && !self.foreign_keys_off
+            && !self.statements.is_empty()
+            && self.statements.iter().all(|s| is_ddl(s))
+    }
+}
+
+/// Whether `sql` starts with a schema-changing keyword.
+fn is_ddl(sql: &str) -> bool {
+    let first = sql
+        .trim_start()
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .next()
+        .unwrap_or("");
+    ["CREATE", "ALTER", "DROP", "COMMENT"]
+        .iter()
+        .any(|k| first.eq_ignore_ascii_case(k))
 }
 
 /// Collapses runs of whitespace to one space and trims.
@@ -63,6 +115,9 @@ struct Log {
     statements: Vec<String>,
     queries: Vec<String>,
     resumable: bool,
+    foreign_keys_off: bool,
+    lint_allowed: Vec<(String, String)>,
+    bound_values: bool,
 }
 
 /// A connection that executes nothing: it records every statement, answers every execute
@@ -79,7 +134,14 @@ impl MockDatabaseTrait for Recorder {
             let sql = stmt.to_string();
             if sql == RESUMABLE_MARKER {
                 log.resumable = true;
+            } else if sql == FOREIGN_KEYS_OFF_MARKER {
+                log.foreign_keys_off = true;
+            } else if let Some(json) = sql.strip_prefix(LINT_ALLOW_MARKER) {
+                if let Ok((rule, reason)) = serde_json::from_str::<(String, String)>(json) {
+                    log.lint_allowed.push((rule, reason));
+                }
             } else {
+                log.bound_values |= stmt.values.as_ref().is_some_and(|v| !v.0.is_empty());
                 log.statements
                     .push(sql.trim().trim_end_matches(';').to_string());
             }
@@ -153,5 +215,75 @@ pub async fn capture(
         queries: log.queries,
         incomplete: outcome.err().map(|e| e.to_string()),
         resumable: log.resumable,
+        foreign_keys_off: log.foreign_keys_off,
+        lint_allowed: log.lint_allowed,
+        bound_values: log.bound_values,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The checksum recorded by every earlier version: SHA-256 over each statement, then each
+    /// query, whitespace-normalised, each followed by `;\n`. Databases migrated before must
+    /// keep verifying.
+    #[test]
+    fn checksum_is_the_hash_of_the_normalised_statements() {
+        let c = Capture {
+            statements: vec![
+                "  CREATE TABLE \"a\"\n  (\t\"id\" integer )".into(),
+                "DROP TABLE b".into(),
+            ],
+            queries: vec!["SELECT  1".into()],
+            ..Capture::default()
+        };
+        let mut hasher = Sha256::new();
+        for s in c.statements.iter().chain(&c.queries) {
+            hasher.update(normalize(s).as_bytes());
+            hasher.update(b";\n");
+        }
+        assert_eq!(c.checksum(), hex::encode(hasher.finalize()));
+        assert_eq!(
+            Capture::default().checksum(),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+    }
+
+    #[test]
+    fn only_complete_value_free_ddl_is_replayable() {
+        let ddl = Capture {
+            statements: vec![
+                "CREATE TABLE a (id int)".into(),
+                "alter table a add b int".into(),
+            ],
+            ..Capture::default()
+        };
+        assert!(ddl.replayable());
+        for c in [
+            Capture {
+                statements: vec!["UPDATE a SET b = 1".into()],
+                ..Capture::default()
+            },
+            Capture {
+                queries: vec!["SELECT 1".into()],
+                ..ddl.clone()
+            },
+            Capture {
+                bound_values: true,
+                ..ddl.clone()
+            },
+            Capture {
+                incomplete: Some("error".into()),
+                ..ddl.clone()
+            },
+            Capture {
+                resumable: true,
+                ..ddl.clone()
+            },
+            Capture::default(),
+        ] {
+            assert!(!c.replayable(), "{c:?}");
+        }
+    }
 }

@@ -21,14 +21,16 @@ use std::ops::ControlFlow;
 use sea_orm::DbBackend;
 use sea_orm_migration::MigrationTrait;
 use sqlparser::ast::{
-    AlterColumnOperation, AlterTableOperation, ColumnOption, Expr, Ident, ObjectName, ObjectType,
-    Statement, TableConstraint, visit_expressions,
+    AlterColumnOperation, AlterTableOperation, ColumnOption, ColumnOptionDef, DataType, Expr,
+    FromTable, Ident, ObjectName, ObjectType, RenameTableNameKind, Statement, TableConstraint,
+    TableFactor, TableWithJoins, TimezoneInfo, visit_expressions,
 };
 use sqlparser::dialect::{MySqlDialect, PostgreSqlDialect, SQLiteDialect};
 use sqlparser::parser::Parser;
 
 use crate::plan::Direction;
 use crate::plan::capture::{Capture, capture, normalize};
+use crate::schema::Schema;
 
 /// How serious a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
@@ -38,6 +40,9 @@ pub enum Severity {
     Error,
     /// Worth a look; does not fail `check`.
     Warning,
+    /// Low-severity design advice (e.g. key and timestamp types of new tables); does not fail
+    /// `check`.
+    Advice,
 }
 
 impl fmt::Display for Severity {
@@ -45,6 +50,7 @@ impl fmt::Display for Severity {
         f.write_str(match self {
             Self::Error => "error",
             Self::Warning => "warning",
+            Self::Advice => "advice",
         })
     }
 }
@@ -79,12 +85,74 @@ pub mod rules {
     pub const PG_TYPE_REWRITE: &str = "pg-type-change-rewrite";
     /// PostgreSQL: a column added with a volatile default (rewrites the table).
     pub const PG_VOLATILE_DEFAULT: &str = "pg-volatile-default";
+    /// PostgreSQL: `DROP INDEX` without `CONCURRENTLY`.
+    pub const PG_DROP_INDEX_NOT_CONCURRENT: &str = "pg-drop-index-not-concurrently";
+    /// PostgreSQL: `VALIDATE CONSTRAINT` in the transaction that added it `NOT VALID`.
+    pub const PG_VALIDATE_SAME_TRANSACTION: &str = "pg-validate-in-same-transaction";
+    /// PostgreSQL: `ADD UNIQUE`/`PRIMARY KEY` constraint on an existing table (builds its index
+    /// under a write lock) instead of a concurrent unique index + `USING INDEX`.
+    pub const PG_ADD_UNIQUE: &str = "pg-add-unique-constraint";
+    /// PostgreSQL: `CREATE/DROP INDEX CONCURRENTLY` in a migration the runner wraps in a
+    /// transaction: fails at deploy.
+    pub const CONCURRENTLY_IN_TRANSACTION: &str = "concurrently-in-transaction";
+    /// `ADD COLUMN ... NOT NULL` without a default on an existing table (depends on rows).
+    pub const ADD_COLUMN_NOT_NULL: &str = "add-column-not-null-without-default";
+    /// Renaming a column of an existing table.
+    pub const RENAME_COLUMN: &str = "rename-column";
+    /// Renaming an existing table.
+    pub const RENAME_TABLE: &str = "rename-table";
+    /// `UPDATE`/`DELETE` of a whole existing table in one statement (depends on rows).
+    pub const WHOLE_TABLE_DML: &str = "whole-table-update";
+    /// MySQL/MariaDB: a type change that copies the table (ALGORITHM=COPY blocks writes).
+    pub const MYSQL_TYPE_COPY: &str = "mysql-type-change-copy";
+    /// Advice: a new column holding a timestamp without time zone.
+    pub const TIMESTAMP_WITHOUT_TIME_ZONE: &str = "timestamp-without-time-zone";
+    /// Advice: a new table with a 32-bit integer primary key.
+    pub const INTEGER_KEY: &str = "integer-primary-key";
+    /// A `lint::allow` naming a rule that does not exist.
+    pub const UNKNOWN_ALLOW: &str = "unknown-lint-allow";
     /// A foreign key whose columns no index covers (spec 001).
     pub const FK_WITHOUT_INDEX: &str = "fk-without-index";
     /// A migration name not of the form `mYYYYMMDD_HHMMSS_name`.
     pub const NAMING: &str = "migration-name";
     /// Migrations not in strictly ascending version order, or a pending one before an applied one.
     pub const ORDER: &str = "migration-order";
+
+    /// Rules whose verdict depends on the rows the table holds: lint checks them against the
+    /// connected database's row counts.
+    pub const ROW_DEPENDENT: &[&str] = &[ADD_COLUMN_NOT_NULL, WHOLE_TABLE_DML];
+
+    /// Every rule a migration or the configuration can switch off.
+    pub const ALL: &[&str] = &[
+        DROP_TABLE,
+        DROP_COLUMN,
+        TRUNCATE,
+        NARROWING_TYPE,
+        DROP_FK_INDEX,
+        MISSING_DOWN,
+        IRREVERSIBLE_DOWN,
+        FAILS,
+        UNCHECKED,
+        PG_INDEX_NOT_CONCURRENT,
+        PG_CONSTRAINT_NOT_VALID,
+        PG_SET_NOT_NULL,
+        PG_TYPE_REWRITE,
+        PG_VOLATILE_DEFAULT,
+        PG_DROP_INDEX_NOT_CONCURRENT,
+        PG_VALIDATE_SAME_TRANSACTION,
+        PG_ADD_UNIQUE,
+        CONCURRENTLY_IN_TRANSACTION,
+        ADD_COLUMN_NOT_NULL,
+        RENAME_COLUMN,
+        RENAME_TABLE,
+        WHOLE_TABLE_DML,
+        MYSQL_TYPE_COPY,
+        TIMESTAMP_WITHOUT_TIME_ZONE,
+        INTEGER_KEY,
+        FK_WITHOUT_INDEX,
+        NAMING,
+        ORDER,
+    ];
 
     /// Rules about data loss: `up` refuses them without `--allow-destructive`.
     pub const DESTRUCTIVE: &[&str] = &[
@@ -136,6 +204,11 @@ impl Finding {
     pub fn is_destructive(&self) -> bool {
         rules::DESTRUCTIVE.contains(&self.rule.as_str())
     }
+
+    /// Whether the verdict depends on the rows the table holds (see [`rules::ROW_DEPENDENT`]).
+    pub fn depends_on_rows(&self) -> bool {
+        rules::ROW_DEPENDENT.contains(&self.rule.as_str())
+    }
 }
 
 impl fmt::Display for Finding {
@@ -158,13 +231,20 @@ impl fmt::Display for Finding {
     }
 }
 
-/// Counts errors and warnings, e.g. "1 error(s), 3 warning(s)".
+/// Counts errors and warnings (and advice, when there is some), e.g. "1 error(s), 3
+/// warning(s)".
 pub fn summary(findings: &[Finding]) -> String {
-    let errors = findings
-        .iter()
-        .filter(|f| f.severity == Severity::Error)
-        .count();
-    format!("{errors} error(s), {} warning(s)", findings.len() - errors)
+    let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
+    let advice = count(Severity::Advice);
+    let mut text = format!(
+        "{} error(s), {} warning(s)",
+        count(Severity::Error),
+        count(Severity::Warning)
+    );
+    if advice > 0 {
+        text.push_str(&format!(", {advice} advice"));
+    }
+    text
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -184,7 +264,7 @@ pub(crate) enum StatementKind {
     Truncate(Vec<String>),
     /// `ALTER TABLE name ...`.
     AlterTable(AlterInfo),
-    /// `CREATE [UNIQUE] INDEX [CONCURRENTLY] [name] ON table`.
+    /// `CREATE [UNIQUE] INDEX [CONCURRENTLY] [name] ON table (columns)`.
     CreateIndex {
         /// Index name (without schema), when given.
         name: Option<String>,
@@ -194,11 +274,45 @@ pub(crate) enum StatementKind {
         unique: bool,
         /// `CONCURRENTLY`.
         concurrently: bool,
+        /// The indexed columns, in order (expressions are left out).
+        columns: Vec<String>,
     },
-    /// `DROP INDEX a, b` (index names without schema).
-    DropIndex(Vec<String>),
+    /// `DROP INDEX [CONCURRENTLY] a, b` (index names without schema).
+    DropIndex {
+        /// The dropped indexes.
+        names: Vec<String>,
+        /// `CONCURRENTLY`.
+        concurrently: bool,
+    },
+    /// MySQL `RENAME TABLE a TO b`.
+    RenameTable {
+        /// Old name.
+        from: String,
+        /// New name.
+        to: String,
+    },
+    /// `UPDATE`/`DELETE` of one table.
+    Dml {
+        /// The table.
+        table: String,
+        /// `DELETE` (else `UPDATE`).
+        delete: bool,
+        /// No `WHERE`, or one that bounds no column by a value: it touches every row (or most).
+        whole_table: bool,
+    },
     /// Anything else.
     Other,
+}
+
+/// A column an `ALTER TABLE ... ADD COLUMN` adds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct AddedColumn {
+    /// Its name.
+    pub name: String,
+    /// `NOT NULL` (or `PRIMARY KEY`).
+    pub not_null: bool,
+    /// Has a `DEFAULT`, or is filled by the database (identity, auto-increment, generated).
+    pub filled: bool,
 }
 
 /// What an `ALTER TABLE` does.
@@ -212,12 +326,26 @@ pub(crate) struct AlterInfo {
     pub validated_constraint: bool,
     /// `ALTER COLUMN ... SET NOT NULL`.
     pub set_not_null: bool,
+    /// The columns of the `SET NOT NULL`s; `None` when classified from the text.
+    pub not_null_columns: Option<Vec<String>>,
     /// `ADD COLUMN ... DEFAULT <a volatile function call>`.
     pub volatile_default: bool,
     /// MySQL `ALTER TABLE ... DROP INDEX`.
     pub dropped_indexes: Vec<String>,
     /// Every column the statement names; `None` when it was classified from its text.
     pub columns: Option<BTreeSet<String>>,
+    /// `ADD COLUMN`s.
+    pub added_columns: Vec<AddedColumn>,
+    /// Names of the constraints added `NOT VALID`.
+    pub not_valid: Vec<String>,
+    /// `VALIDATE CONSTRAINT` names.
+    pub validated: Vec<String>,
+    /// Adds a `UNIQUE` or `PRIMARY KEY` constraint that builds its own index.
+    pub adds_unique: bool,
+    /// `RENAME COLUMN a TO b` (and MySQL `CHANGE a b` with another name).
+    pub renamed_columns: Vec<(String, String)>,
+    /// `RENAME TO b`.
+    pub renamed_to: Option<String>,
 }
 
 impl AlterInfo {
@@ -236,7 +364,8 @@ impl AlterInfo {
 }
 
 /// Functions whose result differs per row: a column added with one as its default makes
-/// PostgreSQL rewrite the table. Matched case-insensitively on the function's name.
+/// PostgreSQL rewrite the table. Matched case-insensitively on the function's name. (`now()`,
+/// `current_timestamp` are STABLE: PostgreSQL 11+ stores their value once, no rewrite.)
 const VOLATILE_FUNCTIONS: &[&str] = &[
     "random",
     "clock_timestamp",
@@ -245,23 +374,28 @@ const VOLATILE_FUNCTIONS: &[&str] = &[
     "uuid_generate_v1",
     "timeofday",
     "nextval",
+    "uuid",
 ];
+
+fn parse(stmt: &str, backend: DbBackend) -> Result<Vec<Statement>, sqlparser::parser::ParserError> {
+    match backend {
+        DbBackend::Postgres => Parser::parse_sql(&PostgreSqlDialect {}, stmt),
+        DbBackend::MySql => Parser::parse_sql(&MySqlDialect {}, stmt),
+        _ => Parser::parse_sql(&SQLiteDialect {}, stmt),
+    }
+}
 
 /// Classifies `stmt` (one captured string; it may hold several statements) as `backend` would
 /// run it.
 pub(crate) fn classify(stmt: &str, backend: DbBackend) -> Vec<StatementKind> {
-    let parsed = match backend {
-        DbBackend::Postgres => Parser::parse_sql(&PostgreSqlDialect {}, stmt),
-        DbBackend::MySql => Parser::parse_sql(&MySqlDialect {}, stmt),
-        _ => Parser::parse_sql(&SQLiteDialect {}, stmt),
-    };
-    match parsed {
+    match parse(stmt, backend) {
         Ok(statements) => statements
             .iter()
             .map(|s| classify_ast(s, backend == DbBackend::Postgres))
             .collect(),
-        // sqlparser does not know every dialect-specific statement (e.g. some PostgreSQL
-        // `ALTER TYPE`/MySQL table options): such a statement keeps the text classification.
+        // sqlparser does not know every dialect-specific statement (e.g. `DROP INDEX
+        // CONCURRENTLY`, MySQL's `ALGORITHM=INPLACE`): such a statement keeps the text
+        // classification.
         Err(_) => vec![classify_text(stmt)],
     }
 }
@@ -312,6 +446,71 @@ fn is_volatile(expr: &Expr) -> bool {
     .is_break()
 }
 
+/// Whether a `WHERE` bounds some column by a value (`=`, `<`, `IN (...)`, `BETWEEN`, a bound
+/// parameter), as a batch does; `IS NULL` tests and constants alone do not.
+fn bounds_rows(expr: &Expr) -> bool {
+    fn is_value(e: &Expr) -> bool {
+        matches!(
+            e,
+            Expr::Value(_) | Expr::TypedString { .. } | Expr::UnaryOp { .. }
+        )
+    }
+    fn is_column(e: &Expr) -> bool {
+        matches!(e, Expr::Identifier(_) | Expr::CompoundIdentifier(_))
+    }
+    visit_expressions(expr, |e| {
+        let bounded = match e {
+            Expr::BinaryOp { left, op, right } => {
+                use sqlparser::ast::BinaryOperator as B;
+                matches!(op, B::Eq | B::Lt | B::LtEq | B::Gt | B::GtEq)
+                    && ((is_column(left) && is_value(right))
+                        || (is_value(left) && is_column(right)))
+            }
+            Expr::In { expr, negated, .. } | Expr::Between { expr, negated, .. } => {
+                !negated && is_column(expr)
+            }
+            _ => false,
+        };
+        if bounded {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    })
+    .is_break()
+}
+
+fn table_of(t: &TableWithJoins, fold: bool) -> Option<String> {
+    match &t.relation {
+        TableFactor::Table { name, .. } => Some(object_name(name, fold)),
+        _ => None,
+    }
+}
+
+fn fills_itself(options: &[ColumnOptionDef]) -> bool {
+    options.iter().any(|o| {
+        matches!(
+            o.option,
+            ColumnOption::Default(_)
+                | ColumnOption::Generated { .. }
+                | ColumnOption::Identity(_)
+                | ColumnOption::Materialized(_)
+        ) || matches!(&o.option, ColumnOption::DialectSpecific(t) if t.iter().any(|t| {
+            let s = t.to_string().to_ascii_uppercase();
+            s == "AUTO_INCREMENT" || s == "AUTOINCREMENT"
+        }))
+    })
+}
+
+fn is_not_null(options: &[ColumnOptionDef]) -> bool {
+    options.iter().any(|o| {
+        matches!(
+            o.option,
+            ColumnOption::NotNull | ColumnOption::PrimaryKey(_)
+        )
+    })
+}
+
 fn classify_ast(stmt: &Statement, pg: bool) -> StatementKind {
     match stmt {
         Statement::CreateTable(ct) => StatementKind::CreateTable(object_name(&ct.name, pg)),
@@ -324,7 +523,10 @@ fn classify_ast(stmt: &Statement, pg: bool) -> StatementKind {
             object_type: ObjectType::Index,
             names,
             ..
-        } => StatementKind::DropIndex(names.iter().map(|n| last_name(n, pg)).collect()),
+        } => StatementKind::DropIndex {
+            names: names.iter().map(|n| last_name(n, pg)).collect(),
+            concurrently: false,
+        },
         Statement::Truncate(t) => StatementKind::Truncate(
             t.table_names
                 .iter()
@@ -336,13 +538,52 @@ fn classify_ast(stmt: &Statement, pg: bool) -> StatementKind {
             table: object_name(&ci.table_name, pg),
             unique: ci.unique,
             concurrently: ci.concurrently,
+            columns: ci
+                .columns
+                .iter()
+                .filter_map(|c| match &c.column.expr {
+                    Expr::Identifier(i) => Some(ident(i, pg)),
+                    _ => None,
+                })
+                .collect(),
         },
+        Statement::RenameTable(renames) => match renames.first() {
+            Some(r) => StatementKind::RenameTable {
+                from: object_name(&r.old_name, pg),
+                to: object_name(&r.new_name, pg),
+            },
+            None => StatementKind::Other,
+        },
+        Statement::Update(u) => match table_of(&u.table, pg) {
+            Some(table) => StatementKind::Dml {
+                table,
+                delete: false,
+                whole_table: u.selection.as_ref().is_none_or(|w| !bounds_rows(w))
+                    && u.limit.is_none(),
+            },
+            None => StatementKind::Other,
+        },
+        Statement::Delete(d) => {
+            let from = match &d.from {
+                FromTable::WithFromKeyword(t) | FromTable::WithoutKeyword(t) => t,
+            };
+            match from.first().and_then(|t| table_of(t, pg)) {
+                Some(table) => StatementKind::Dml {
+                    table,
+                    delete: true,
+                    whole_table: d.selection.as_ref().is_none_or(|w| !bounds_rows(w))
+                        && d.limit.is_none(),
+                },
+                None => StatementKind::Other,
+            }
+        }
         Statement::AlterTable(at) => {
             let mut info = AlterInfo {
                 table: object_name(&at.name, pg),
                 ..AlterInfo::default()
             };
             let mut columns = BTreeSet::new();
+            let mut not_null = Vec::new();
             for op in &at.operations {
                 match op {
                     AlterTableOperation::DropColumn { column_names, .. } => {
@@ -352,11 +593,35 @@ fn classify_ast(stmt: &Statement, pg: bool) -> StatementKind {
                         }
                     }
                     AlterTableOperation::AddConstraint {
-                        constraint: TableConstraint::ForeignKey(_) | TableConstraint::Check(_),
-                        not_valid: false,
-                    } => info.validated_constraint = true,
+                        constraint,
+                        not_valid,
+                    } => match constraint {
+                        TableConstraint::ForeignKey(fk) => {
+                            if *not_valid {
+                                info.not_valid
+                                    .extend(fk.name.as_ref().map(|n| ident(n, pg)));
+                            } else {
+                                info.validated_constraint = true;
+                            }
+                        }
+                        TableConstraint::Check(c) => {
+                            if *not_valid {
+                                info.not_valid.extend(c.name.as_ref().map(|n| ident(n, pg)));
+                            } else {
+                                info.validated_constraint = true;
+                            }
+                        }
+                        TableConstraint::Unique(_) | TableConstraint::PrimaryKey(_) => {
+                            info.adds_unique = true;
+                        }
+                        _ => {}
+                    },
+                    AlterTableOperation::ValidateConstraint { name } => {
+                        info.validated.push(ident(name, pg));
+                    }
                     AlterTableOperation::AddColumn { column_def, .. } => {
-                        columns.insert(ident(&column_def.name, pg));
+                        let name = ident(&column_def.name, pg);
+                        columns.insert(name.clone());
                         for o in &column_def.options {
                             match &o.option {
                                 ColumnOption::Default(e) if is_volatile(e) => {
@@ -366,11 +631,22 @@ fn classify_ast(stmt: &Statement, pg: bool) -> StatementKind {
                                 _ => {}
                             }
                         }
+                        info.added_columns.push(AddedColumn {
+                            name,
+                            not_null: is_not_null(&column_def.options),
+                            filled: fills_itself(&column_def.options)
+                                || matches!(
+                                    column_def.data_type,
+                                    DataType::Custom(ref n, _)
+                                        if n.to_string().to_ascii_lowercase().contains("serial")
+                                ),
+                        });
                     }
                     AlterTableOperation::AlterColumn { column_name, op } => {
                         columns.insert(ident(column_name, pg));
                         if matches!(op, AlterColumnOperation::SetNotNull) {
                             info.set_not_null = true;
+                            not_null.push(ident(column_name, pg));
                         }
                     }
                     AlterTableOperation::ModifyColumn { col_name, .. } => {
@@ -381,6 +657,10 @@ fn classify_ast(stmt: &Statement, pg: bool) -> StatementKind {
                     } => {
                         columns.insert(ident(old_name, pg));
                         columns.insert(ident(new_name, pg));
+                        if old_name.value != new_name.value {
+                            info.renamed_columns
+                                .push((ident(old_name, pg), ident(new_name, pg)));
+                        }
                     }
                     AlterTableOperation::RenameColumn {
                         old_column_name,
@@ -388,6 +668,12 @@ fn classify_ast(stmt: &Statement, pg: bool) -> StatementKind {
                     } => {
                         columns.insert(ident(old_column_name, pg));
                         columns.insert(ident(new_column_name, pg));
+                        info.renamed_columns
+                            .push((ident(old_column_name, pg), ident(new_column_name, pg)));
+                    }
+                    AlterTableOperation::RenameTable { table_name } => {
+                        let (RenameTableNameKind::As(n) | RenameTableNameKind::To(n)) = table_name;
+                        info.renamed_to = Some(object_name(n, pg));
                     }
                     AlterTableOperation::DropIndex { name } => {
                         info.dropped_indexes.push(ident(name, pg));
@@ -396,10 +682,88 @@ fn classify_ast(stmt: &Statement, pg: bool) -> StatementKind {
                 }
             }
             info.columns = Some(columns);
+            info.not_null_columns = Some(not_null);
             StatementKind::AlterTable(info)
         }
         _ => StatementKind::Other,
     }
+}
+
+/// A column of a `CREATE TABLE` the advice rules look at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct NewColumn {
+    /// The table.
+    pub table: String,
+    /// The column.
+    pub column: String,
+    /// A timestamp without time zone (PostgreSQL `timestamp`, MySQL `DATETIME`).
+    pub naive_timestamp: bool,
+    /// A 32-bit (or smaller) integer primary key (PostgreSQL/MySQL; SQLite's are 64-bit).
+    pub small_int_key: bool,
+}
+
+/// The columns `stmt` creates tables with, for the advice rules.
+pub(crate) fn new_columns(stmt: &str, backend: DbBackend) -> Vec<NewColumn> {
+    let pg = backend == DbBackend::Postgres;
+    let Ok(statements) = parse(stmt, backend) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for s in &statements {
+        let Statement::CreateTable(ct) = s else {
+            continue;
+        };
+        let table = object_name(&ct.name, pg);
+        let table_pk: Vec<String> = ct
+            .constraints
+            .iter()
+            .filter_map(|c| match c {
+                TableConstraint::PrimaryKey(pk) => Some(pk),
+                _ => None,
+            })
+            .flat_map(|pk| pk.columns.iter())
+            .filter_map(|c| match &c.column.expr {
+                Expr::Identifier(i) => Some(ident(i, pg)),
+                _ => None,
+            })
+            .collect();
+        for c in &ct.columns {
+            let column = ident(&c.name, pg);
+            let is_pk = c
+                .options
+                .iter()
+                .any(|o| matches!(o.option, ColumnOption::PrimaryKey(_)))
+                || (table_pk.len() == 1 && table_pk[0] == column);
+            let naive_timestamp = match (&c.data_type, backend) {
+                (DataType::Timestamp(_, tz), DbBackend::Postgres) => {
+                    matches!(tz, TimezoneInfo::None | TimezoneInfo::WithoutTimeZone)
+                }
+                (DataType::Datetime(_), DbBackend::MySql) => true,
+                (DataType::Custom(n, _), DbBackend::MySql) => {
+                    n.to_string().eq_ignore_ascii_case("datetime")
+                }
+                _ => false,
+            };
+            let small_int = matches!(
+                c.data_type,
+                DataType::Int(_)
+                    | DataType::Integer(_)
+                    | DataType::Int4(_)
+                    | DataType::SmallInt(_)
+                    | DataType::MediumInt(_)
+                    | DataType::TinyInt(_)
+                    | DataType::Int2(_)
+            ) || matches!(&c.data_type, DataType::Custom(n, _)
+                    if matches!(n.to_string().to_ascii_lowercase().as_str(), "serial" | "smallserial"));
+            out.push(NewColumn {
+                table: table.clone(),
+                column,
+                naive_timestamp,
+                small_int_key: is_pk && small_int && backend != DbBackend::Sqlite,
+            });
+        }
+    }
+    out
 }
 
 // Text helpers, for the statements sqlparser cannot parse (they come from sea-query, so their
@@ -438,6 +802,22 @@ pub(crate) fn ident_after(stmt: &str, keyword: &str) -> Option<String> {
     }
 }
 
+/// The plain column names in the first parenthesised list after ` ON table`.
+fn index_columns_text(stmt: &str) -> Vec<String> {
+    let norm = normalize(stmt);
+    let Some(open) = norm.find('(') else {
+        return Vec::new();
+    };
+    let Some(close) = norm[open..].find(')') else {
+        return Vec::new();
+    };
+    norm[open + 1..open + close]
+        .split(',')
+        .map(|c| c.trim().trim_matches(['"', '`']).to_string())
+        .filter(|c| !c.is_empty() && c.chars().all(|ch| ch.is_alphanumeric() || ch == '_'))
+        .collect()
+}
+
 const VOLATILE_TEXT: &[&str] = &[
     "RANDOM()",
     "CLOCK_TIMESTAMP()",
@@ -460,6 +840,7 @@ fn classify_text(stmt: &str) -> StatementKind {
                 .unwrap_or_default(),
         ])
     } else if u.starts_with("ALTER TABLE") {
+        let using_index = u.contains(" USING INDEX ");
         StatementKind::AlterTable(AlterInfo {
             table: ident_after(stmt, "ALTER TABLE").unwrap_or_default(),
             dropped_columns: if u.contains(" DROP COLUMN ") {
@@ -476,8 +857,10 @@ fn classify_text(stmt: &str) -> StatementKind {
             volatile_default: u.contains("ADD COLUMN")
                 && u.contains(" DEFAULT ")
                 && VOLATILE_TEXT.iter().any(|v| u.contains(v)),
-            dropped_indexes: Vec::new(),
-            columns: None,
+            adds_unique: !using_index
+                && u.contains(" ADD ")
+                && (u.contains(" UNIQUE ") || u.contains(" UNIQUE(") || u.contains("PRIMARY KEY")),
+            ..AlterInfo::default()
         })
     } else if u.starts_with("CREATE INDEX") || u.starts_with("CREATE UNIQUE INDEX") {
         StatementKind::CreateIndex {
@@ -485,9 +868,13 @@ fn classify_text(stmt: &str) -> StatementKind {
             table: ident_after(stmt, " ON ").unwrap_or_default(),
             unique: u.starts_with("CREATE UNIQUE"),
             concurrently: u.contains("CONCURRENTLY"),
+            columns: index_columns_text(stmt),
         }
     } else if u.starts_with("DROP INDEX") {
-        StatementKind::DropIndex(ident_after(stmt, "DROP INDEX").into_iter().collect())
+        StatementKind::DropIndex {
+            names: ident_after(stmt, "DROP INDEX").into_iter().collect(),
+            concurrently: u.starts_with("DROP INDEX CONCURRENTLY"),
+        }
     } else if u.starts_with("CREATE TABLE") {
         StatementKind::CreateTable(ident_after(stmt, "CREATE TABLE").unwrap_or_default())
     } else {
@@ -495,10 +882,34 @@ fn classify_text(stmt: &str) -> StatementKind {
     }
 }
 
-/// Static rules for one migration's `up` SQL on `backend`.
+/// What the static rules know besides a migration's SQL.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Context<'a> {
+    /// Whether the runner wraps the migration in a transaction on this backend.
+    pub transactional: bool,
+    /// The schema before the migration runs (from lint's scratch database), when known.
+    pub before: Option<&'a Schema>,
+    /// PostgreSQL: `(table, column)` pairs that have a validated `CHECK (column IS NOT NULL)`
+    /// before the migration runs.
+    pub not_null_checks: BTreeSet<(String, String)>,
+    /// The statements are the migration's `down` (only the rules that apply to a revert run).
+    pub down: bool,
+}
+
+/// Static rules for one migration's `up` SQL on `backend`, without anything else known.
 pub(crate) fn static_findings(name: &str, up: &Capture, backend: DbBackend) -> Vec<Finding> {
+    static_findings_in(name, up, backend, &Context::default())
+}
+
+/// Static rules for the SQL `captured` of one migration on `backend`, in `ctx`.
+pub(crate) fn static_findings_in(
+    name: &str,
+    captured: &Capture,
+    backend: DbBackend,
+    ctx: &Context<'_>,
+) -> Vec<Finding> {
     let mut out = Vec::new();
-    let classified: Vec<(&str, Vec<StatementKind>)> = up
+    let classified: Vec<(&str, Vec<StatementKind>)> = captured
         .statements
         .iter()
         .map(|s| (s.as_str(), classify(s, backend)))
@@ -511,12 +922,62 @@ pub(crate) fn static_findings(name: &str, up: &Capture, backend: DbBackend) -> V
             _ => None,
         })
         .collect();
+    let created_indexes: BTreeSet<&str> = classified
+        .iter()
+        .flat_map(|(_, kinds)| kinds)
+        .filter_map(|k| match k {
+            StatementKind::CreateIndex { name: Some(n), .. } => Some(n.as_str()),
+            _ => None,
+        })
+        .collect();
+    let not_valid: BTreeSet<&str> = classified
+        .iter()
+        .flat_map(|(_, kinds)| kinds)
+        .filter_map(|k| match k {
+            StatementKind::AlterTable(a) => Some(a.not_valid.iter().map(String::as_str)),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    // A table dropped and replaced by one this migration built and renamed to its name (the
+    // SQLite rebuild of author::rebuild: create new, copy rows, drop old, rename) keeps its rows.
+    let rebuilt: BTreeSet<&str> = classified
+        .iter()
+        .flat_map(|(_, kinds)| kinds)
+        .filter_map(|k| match k {
+            StatementKind::AlterTable(a) if created.contains(a.table.as_str()) => {
+                a.renamed_to.as_deref()
+            }
+            _ => None,
+        })
+        .collect();
+    let existing = |t: &str| {
+        let bare = t.rsplit('.').next().unwrap_or(t);
+        !created.contains(t) && !created.contains(bare) && !rebuilt.contains(bare)
+    };
     let pg = backend == DbBackend::Postgres;
+    let whose = if ctx.down { "its down " } else { "" };
     for (stmt, kinds) in &classified {
         let s = Some(*stmt);
         for kind in kinds {
             match kind {
-                StatementKind::DropTable(tables) => {
+                StatementKind::CreateIndex {
+                    concurrently: true, ..
+                }
+                | StatementKind::DropIndex {
+                    concurrently: true, ..
+                } if pg && ctx.transactional => {
+                    out.push(Finding::new(
+                        rules::CONCURRENTLY_IN_TRANSACTION,
+                        Severity::Error,
+                        name,
+                        s,
+                        format!("{whose}builds or drops an index CONCURRENTLY, but the runner runs this migration in a transaction, where PostgreSQL refuses it: the deploy fails"),
+                        "return Some(false) from the migration's use_transaction() (and keep other changes in another migration)",
+                    ));
+                }
+                _ if ctx.down => {}
+                StatementKind::DropTable(tables) if tables.iter().any(|t| existing(t)) => {
                     let table = tables.join(", ");
                     out.push(Finding::new(
                         rules::DROP_TABLE,
@@ -538,6 +999,26 @@ pub(crate) fn static_findings(name: &str, up: &Capture, backend: DbBackend) -> V
                         "delete only the rows that must go (DELETE ... WHERE), or apply with `up --allow-destructive`",
                     ));
                 }
+                StatementKind::RenameTable { from, to } if existing(from) => {
+                    out.push(rename_table(name, s, from, to));
+                }
+                StatementKind::Dml {
+                    table,
+                    delete,
+                    whole_table: true,
+                } if existing(table) => {
+                    let verb = if *delete { "DELETE" } else { "UPDATE" };
+                    out.push(Finding::new(
+                        rules::WHOLE_TABLE_DML,
+                        Severity::Warning,
+                        name,
+                        s,
+                        format!(
+                            "{verb}s all (or most) rows of {table} in one statement: depends on existing rows; on a large table it holds row locks and grows the log for the whole run, and a failure redoes it all"
+                        ),
+                        "write it as a batched data migration (migration_engine::author::batch::run with a BatchJob): one short transaction per key range, resumable and throttled",
+                    ));
+                }
                 StatementKind::AlterTable(a) => {
                     let table = &a.table;
                     for column in &a.dropped_columns {
@@ -550,10 +1031,27 @@ pub(crate) fn static_findings(name: &str, up: &Capture, backend: DbBackend) -> V
                             "stop using the column in a release first, then drop it with `up --allow-destructive`",
                         ));
                     }
-                    if !pg || created.contains(table.as_str()) {
+                    if !existing(table) {
                         continue;
                     }
-                    if a.validated_constraint {
+                    for (from, to) in &a.renamed_columns {
+                        out.push(Finding::new(
+                            rules::RENAME_COLUMN,
+                            Severity::Warning,
+                            name,
+                            s,
+                            format!(
+                                "renames column {table}.{from} to {to}: application instances still running the previous release use {from} and fail from this moment on"
+                            ),
+                            format!(
+                                "expand/contract: add {to}, write both and backfill in one release, switch reads to {to} in the next, drop {from} last"
+                            ),
+                        ));
+                    }
+                    if let Some(to) = &a.renamed_to {
+                        out.push(rename_table(name, s, table, to));
+                    }
+                    if pg && a.validated_constraint {
                         out.push(Finding::new(
                             rules::PG_CONSTRAINT_NOT_VALID,
                             Severity::Warning,
@@ -565,19 +1063,56 @@ pub(crate) fn static_findings(name: &str, up: &Capture, backend: DbBackend) -> V
                             "add it with NOT VALID, then `ALTER TABLE ... VALIDATE CONSTRAINT` in a later migration",
                         ));
                     }
-                    if a.set_not_null {
-                        out.push(Finding::new(
-                            rules::PG_SET_NOT_NULL,
-                            Severity::Warning,
-                            name,
-                            s,
-                            format!(
-                                "SET NOT NULL on existing table {table} scans the whole table under an ACCESS EXCLUSIVE lock"
-                            ),
-                            "add a CHECK (col IS NOT NULL) NOT VALID constraint, VALIDATE it, then SET NOT NULL (PostgreSQL 12+ skips the scan)",
-                        ));
+                    if pg && ctx.transactional {
+                        for c in a
+                            .validated
+                            .iter()
+                            .filter(|c| not_valid.contains(c.as_str()))
+                        {
+                            out.push(Finding::new(
+                                rules::PG_VALIDATE_SAME_TRANSACTION,
+                                Severity::Warning,
+                                name,
+                                s,
+                                format!(
+                                    "validates constraint {c} in the transaction that added it NOT VALID: the strong lock taken by the ADD is held while VALIDATE scans {table}, so NOT VALID buys nothing"
+                                ),
+                                "move the VALIDATE CONSTRAINT into a later migration (or one with use_transaction() -> Some(false))",
+                            ));
+                        }
                     }
-                    if a.volatile_default {
+                    if pg && a.set_not_null {
+                        let hazardous: Vec<&str> = match &a.not_null_columns {
+                            Some(cols) => cols
+                                .iter()
+                                .map(String::as_str)
+                                .filter(|c| !already_not_null(ctx, table, c))
+                                .collect(),
+                            None => vec!["?"],
+                        };
+                        if !hazardous.is_empty() {
+                            let cols = if hazardous == ["?"] {
+                                table.to_string()
+                            } else {
+                                hazardous
+                                    .iter()
+                                    .map(|c| format!("{table}.{c}"))
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            };
+                            out.push(Finding::new(
+                                rules::PG_SET_NOT_NULL,
+                                Severity::Warning,
+                                name,
+                                s,
+                                format!(
+                                    "SET NOT NULL on {cols} scans the whole existing table under an ACCESS EXCLUSIVE lock (and fails if a NULL is left)"
+                                ),
+                                "add CHECK (col IS NOT NULL) NOT VALID, VALIDATE it in a later migration, then SET NOT NULL (PostgreSQL 12+ skips the scan) and drop the CHECK",
+                            ));
+                        }
+                    }
+                    if pg && a.volatile_default {
                         out.push(Finding::new(
                             rules::PG_VOLATILE_DEFAULT,
                             Severity::Warning,
@@ -589,12 +1124,24 @@ pub(crate) fn static_findings(name: &str, up: &Capture, backend: DbBackend) -> V
                             "add the column without a default (or with a constant one), backfill in batches, then set the default",
                         ));
                     }
+                    if pg && a.adds_unique {
+                        out.push(Finding::new(
+                            rules::PG_ADD_UNIQUE,
+                            Severity::Warning,
+                            name,
+                            s,
+                            format!(
+                                "adds a UNIQUE/PRIMARY KEY constraint to existing table {table}: its index is built while writes are blocked"
+                            ),
+                            "CREATE UNIQUE INDEX CONCURRENTLY in a migration without transaction, then ADD CONSTRAINT ... UNIQUE USING INDEX (instant)",
+                        ));
+                    }
                 }
                 StatementKind::CreateIndex {
                     table,
-                    concurrently,
+                    concurrently: false,
                     ..
-                } if pg && !concurrently && !created.contains(table.as_str()) => {
+                } if pg && existing(table) => {
                     out.push(Finding::new(
                         rules::PG_INDEX_NOT_CONCURRENT,
                         Severity::Warning,
@@ -603,14 +1150,146 @@ pub(crate) fn static_findings(name: &str, up: &Capture, backend: DbBackend) -> V
                         format!(
                             "creates an index on existing table {table} without CONCURRENTLY: writes to it are blocked until the index is built"
                         ),
-                        "use CREATE INDEX CONCURRENTLY in a migration with use_transaction() -> Some(false)",
+                        "use migration_engine::author::online::create_index (CREATE INDEX CONCURRENTLY) in a migration with use_transaction() -> Some(false)",
+                    ));
+                }
+                StatementKind::DropIndex {
+                    names,
+                    concurrently: false,
+                } if pg && names.iter().any(|n| !created_indexes.contains(n.as_str())) => {
+                    out.push(Finding::new(
+                        rules::PG_DROP_INDEX_NOT_CONCURRENT,
+                        Severity::Warning,
+                        name,
+                        s,
+                        format!(
+                            "drops index {} without CONCURRENTLY: its table is locked against reads and writes while other transactions finish",
+                            names.join(", ")
+                        ),
+                        "use migration_engine::author::online::drop_index (DROP INDEX CONCURRENTLY) in a migration with use_transaction() -> Some(false)",
                     ));
                 }
                 _ => {}
             }
+            // Adding a NOT NULL column without a default: up and down alike.
+            if let StatementKind::AlterTable(a) = kind
+                && existing(&a.table)
+            {
+                for c in a.added_columns.iter().filter(|c| c.not_null && !c.filled) {
+                    out.push(not_null_without_default(
+                        name, s, backend, &a.table, &c.name, ctx.down,
+                    ));
+                }
+            }
+        }
+        if !ctx.down {
+            for c in new_columns(stmt, backend) {
+                if c.naive_timestamp {
+                    out.push(Finding::new(
+                        rules::TIMESTAMP_WITHOUT_TIME_ZONE,
+                        Severity::Advice,
+                        name,
+                        s,
+                        format!(
+                            "new column {}.{} stores a timestamp without time zone: its meaning depends on every writer using the same zone",
+                            c.table, c.column
+                        ),
+                        if pg {
+                            "use timestamp with time zone (timestamptz)"
+                        } else {
+                            "use TIMESTAMP (stored as UTC), or document that the column holds UTC"
+                        },
+                    ));
+                }
+                if c.small_int_key {
+                    out.push(Finding::new(
+                        rules::INTEGER_KEY,
+                        Severity::Advice,
+                        name,
+                        s,
+                        format!(
+                            "new table {} has a 32-bit integer key {}: it runs out at 2^31 rows, and widening it later rewrites the table and every referencing column",
+                            c.table, c.column
+                        ),
+                        "use bigint for the key (and for the columns that reference it)",
+                    ));
+                }
+            }
         }
     }
     out
+}
+
+fn already_not_null(ctx: &Context<'_>, table: &str, column: &str) -> bool {
+    let short = table.rsplit('.').next().unwrap_or(table);
+    ctx.before
+        .and_then(|s| s.tables.get(short))
+        .and_then(|t| t.column(column))
+        .is_some_and(|c| !c.nullable)
+        || ctx
+            .not_null_checks
+            .contains(&(short.to_string(), column.to_string()))
+}
+
+fn rename_table(name: &str, s: Option<&str>, from: &str, to: &str) -> Finding {
+    Finding::new(
+        rules::RENAME_TABLE,
+        Severity::Warning,
+        name,
+        s,
+        format!(
+            "renames table {from} to {to}: application instances still running the previous release query {from} and fail from this moment on"
+        ),
+        format!(
+            "expand/contract: create {to} (or a view named {from} over it), write both in one release, switch reads, drop {from} last"
+        ),
+    )
+}
+
+fn not_null_without_default(
+    name: &str,
+    s: Option<&str>,
+    backend: DbBackend,
+    table: &str,
+    column: &str,
+    down: bool,
+) -> Finding {
+    let whose = if down { "its down " } else { "" };
+    let (severity, message) = match backend {
+        DbBackend::Sqlite => (
+            Severity::Error,
+            format!(
+                "{whose}adds NOT NULL column {table}.{column} without a default: SQLite refuses that on every table"
+            ),
+        ),
+        DbBackend::MySql => (
+            Severity::Warning,
+            format!(
+                "{whose}adds NOT NULL column {table}.{column} without a default: depends on existing rows: each existing row silently gets the type's implicit value (0, '', a zero date), or the statement fails in strict zero-date modes"
+            ),
+        ),
+        _ => (
+            Severity::Warning,
+            format!(
+                "{whose}adds NOT NULL column {table}.{column} without a default: depends on existing rows: it fails wherever {table} has a row"
+            ),
+        ),
+    };
+    Finding::new(
+        rules::ADD_COLUMN_NOT_NULL,
+        severity,
+        name,
+        s,
+        message,
+        format!(
+            "give {column} a DEFAULT, or add it NULL, backfill it in batches and then set NOT NULL{}",
+            if down {
+                " (a down that re-adds a dropped column must also restore its data, or say it cannot)"
+            } else {
+                ""
+            }
+        ),
+    )
 }
 
 /// Whether `name` has the form `mYYYYMMDD_HHMMSS_description` (lowercase, digits, `_`).
@@ -808,6 +1487,7 @@ mod tests {
                 table: "widgets".into(),
                 unique: false,
                 concurrently: false,
+                columns: vec!["owner_id".into()],
             }]
         );
         for (backend, sql) in [
@@ -817,7 +1497,10 @@ mod tests {
         ] {
             assert_eq!(
                 classify(&sql, backend),
-                [StatementKind::DropIndex(vec!["ix_widgets_owner".into()])],
+                [StatementKind::DropIndex {
+                    names: vec!["ix_widgets_owner".into()],
+                    concurrently: false
+                }],
                 "{sql}"
             );
         }
@@ -917,7 +1600,7 @@ mod tests {
             .table("robots")
             .rename_column("drop_column_at", "dropped_at")
             .to_string(MysqlQueryBuilder);
-        assert!(rules_of(MY, &[rename]).is_empty());
+        assert_eq!(rules_of(MY, &[rename]), ["rename-column"]);
         // A string default that mentions random() is a constant.
         let add = Table::alter()
             .table("robots")
@@ -987,11 +1670,18 @@ mod tests {
             )
             .is_empty()
         );
-        // A UNIQUE constraint is not this rule's business.
-        assert!(
+        // A UNIQUE constraint builds its index under a write lock; USING INDEX does not.
+        assert_eq!(
             rules_of(
                 PG,
                 &one(r#"ALTER TABLE "t" ADD CONSTRAINT "u" UNIQUE ("c")"#)
+            ),
+            ["pg-add-unique-constraint"]
+        );
+        assert!(
+            rules_of(
+                PG,
+                &one(r#"ALTER TABLE "t" ADD CONSTRAINT "u" UNIQUE USING INDEX "ux_t_c""#)
             )
             .is_empty()
         );
@@ -1126,5 +1816,269 @@ mod tests {
         );
         assert_eq!(a.table, "s.widgets");
         assert!(a.is_on("widgets") && a.touches("n", ""));
+    }
+}
+
+#[cfg(test)]
+mod hazard_tests {
+    use super::*;
+    use sea_query::{
+        ColumnDef, Expr as SqExpr, MysqlQueryBuilder, PostgresQueryBuilder, SqliteQueryBuilder,
+        Table,
+    };
+
+    const PG: DbBackend = DbBackend::Postgres;
+    const MY: DbBackend = DbBackend::MySql;
+    const LITE: DbBackend = DbBackend::Sqlite;
+
+    fn rules_in(backend: DbBackend, sql: &[&str], ctx: &Context<'_>) -> Vec<String> {
+        let c = Capture {
+            statements: sql.iter().map(|s| s.to_string()).collect(),
+            ..Capture::default()
+        };
+        let mut r: Vec<String> = static_findings_in("m20260101_000000_t", &c, backend, ctx)
+            .into_iter()
+            .map(|f| f.rule)
+            .collect();
+        r.sort();
+        r.dedup();
+        r
+    }
+
+    fn rules(backend: DbBackend, sql: &[&str]) -> Vec<String> {
+        rules_in(backend, sql, &Context::default())
+    }
+
+    fn render(backend: DbBackend, t: &sea_query::TableAlterStatement) -> String {
+        match backend {
+            DbBackend::Postgres => t.to_string(PostgresQueryBuilder),
+            DbBackend::MySql => t.to_string(MysqlQueryBuilder),
+            _ => t.to_string(SqliteQueryBuilder),
+        }
+    }
+
+    #[test]
+    fn not_null_without_default_on_every_backend() {
+        let add = Table::alter()
+            .table("robots")
+            .add_column(ColumnDef::new("serial_no").string_len(20).not_null())
+            .to_owned();
+        let with_default = Table::alter()
+            .table("robots")
+            .add_column(
+                ColumnDef::new("serial_no")
+                    .string_len(20)
+                    .not_null()
+                    .default("x"),
+            )
+            .to_owned();
+        for b in [PG, MY, LITE] {
+            let sql = render(b, &add);
+            assert_eq!(
+                rules(b, &[&sql]),
+                ["add-column-not-null-without-default"],
+                "{sql}"
+            );
+            let sql = render(b, &with_default);
+            assert!(rules(b, &[&sql]).is_empty(), "{sql}");
+        }
+        // In a down too.
+        let down = Context {
+            down: true,
+            ..Context::default()
+        };
+        let sql = render(PG, &add);
+        assert_eq!(
+            rules_in(PG, &[&sql], &down),
+            ["add-column-not-null-without-default"]
+        );
+        // Identity/serial columns fill themselves.
+        assert!(
+            rules(
+                PG,
+                &[r#"ALTER TABLE "robots" ADD COLUMN "n" bigint GENERATED BY DEFAULT AS IDENTITY NOT NULL"#]
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn set_not_null_only_where_it_scans() {
+        let modify = Table::alter()
+            .table("robots")
+            .modify_column(ColumnDef::new("name").string_len(80).not_null())
+            .to_owned();
+        let sql = render(PG, &modify);
+        assert_eq!(rules(PG, &[&sql]), ["pg-set-not-null"], "{sql}");
+        let mut before = Schema::default();
+        let mut robots = crate::schema::Table::default();
+        robots.columns.push(crate::schema::Column {
+            name: "name".into(),
+            data_type: "character varying(50)".into(),
+            nullable: false,
+            default: None,
+            auto_increment: false,
+        });
+        before.tables.insert("robots".into(), robots.clone());
+        let ctx = Context {
+            before: Some(&before),
+            ..Context::default()
+        };
+        // Already NOT NULL: SeaQuery's SET NOT NULL is a no-op.
+        assert!(rules_in(PG, &[&sql], &ctx).is_empty());
+        // Nullable, but a validated CHECK (name IS NOT NULL) exists: PostgreSQL 12+ skips the scan.
+        robots.columns[0].nullable = true;
+        before.tables.insert("robots".into(), robots);
+        let ctx = Context {
+            before: Some(&before),
+            ..Context::default()
+        };
+        assert_eq!(rules_in(PG, &[&sql], &ctx), ["pg-set-not-null"]);
+        let ctx = Context {
+            before: Some(&before),
+            not_null_checks: [("robots".to_string(), "name".to_string())].into(),
+            ..Context::default()
+        };
+        assert!(rules_in(PG, &[&sql], &ctx).is_empty());
+    }
+
+    #[test]
+    fn postgres_constraint_and_index_rules() {
+        let tx = Context {
+            transactional: true,
+            ..Context::default()
+        };
+        let add = r#"ALTER TABLE "t" ADD CONSTRAINT "c" CHECK (x > 0) NOT VALID"#;
+        let validate = r#"ALTER TABLE "t" VALIDATE CONSTRAINT "c""#;
+        assert_eq!(
+            rules_in(PG, &[add, validate], &tx),
+            ["pg-validate-in-same-transaction"]
+        );
+        assert!(rules_in(PG, &[add, validate], &Context::default()).is_empty());
+        assert!(rules_in(PG, &[validate], &tx).is_empty());
+        let concurrently = r#"CREATE INDEX CONCURRENTLY "ix" ON "t" ("c")"#;
+        assert_eq!(
+            rules_in(PG, &[concurrently], &tx),
+            ["concurrently-in-transaction"]
+        );
+        assert!(rules(PG, &[concurrently]).is_empty());
+        assert_eq!(
+            rules(PG, &[r#"DROP INDEX "ix""#]),
+            ["pg-drop-index-not-concurrently"]
+        );
+        assert!(rules(PG, &[r#"DROP INDEX CONCURRENTLY IF EXISTS "ix""#]).is_empty());
+        assert_eq!(
+            rules_in(PG, &[r#"DROP INDEX CONCURRENTLY IF EXISTS "ix""#], &tx),
+            ["concurrently-in-transaction"]
+        );
+        assert_eq!(
+            rules(PG, &[r#"ALTER TABLE "t" ADD PRIMARY KEY ("id")"#]),
+            ["pg-add-unique-constraint"]
+        );
+    }
+
+    #[test]
+    fn renames_and_whole_table_statements() {
+        for b in [PG, MY, LITE] {
+            let sql = render(
+                b,
+                &Table::alter()
+                    .table("robots")
+                    .rename_column("name", "label")
+                    .to_owned(),
+            );
+            assert_eq!(rules(b, &[&sql]), ["rename-column"], "{sql}");
+            let sql = match b {
+                DbBackend::Postgres => Table::rename()
+                    .table("robots", "vehicles")
+                    .to_string(PostgresQueryBuilder),
+                DbBackend::MySql => Table::rename()
+                    .table("robots", "vehicles")
+                    .to_string(MysqlQueryBuilder),
+                _ => Table::rename()
+                    .table("robots", "vehicles")
+                    .to_string(SqliteQueryBuilder),
+            };
+            assert_eq!(rules(b, &[&sql]), ["rename-table"], "{sql}");
+        }
+        for sql in [
+            "UPDATE robots SET status = 'idle'",
+            "UPDATE robots SET status = 'idle' WHERE status IS NULL",
+            "DELETE FROM telemetry",
+            "DELETE FROM telemetry WHERE 1 = 1 OR speed IS NULL",
+        ] {
+            assert_eq!(rules(PG, &[sql]), ["whole-table-update"], "{sql}");
+        }
+        for sql in [
+            "UPDATE robots SET status = 'idle' WHERE id = 5",
+            "UPDATE robots SET status = 'idle' WHERE id > $1 AND id <= $2",
+            "DELETE FROM telemetry WHERE robot_id IN (1, 2)",
+            "DELETE FROM telemetry WHERE id BETWEEN 1 AND 1000",
+        ] {
+            assert!(rules(PG, &[sql]).is_empty(), "{sql}");
+        }
+        // On a table created in the same migration there is nothing to lock.
+        assert!(
+            rules(
+                PG,
+                &[
+                    "CREATE TABLE gadgets (id bigint PRIMARY KEY, status text)",
+                    "UPDATE gadgets SET status = 'x'"
+                ]
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn advice_on_new_tables() {
+        let create = Table::create()
+            .table("gadgets")
+            .col(
+                ColumnDef::new("id")
+                    .integer()
+                    .not_null()
+                    .auto_increment()
+                    .primary_key(),
+            )
+            .col(ColumnDef::new("made_at").date_time().not_null())
+            .to_owned();
+        let pg = create.to_string(PostgresQueryBuilder);
+        assert_eq!(
+            rules(PG, &[&pg]),
+            ["integer-primary-key", "timestamp-without-time-zone"],
+            "{pg}"
+        );
+        let my = create.to_string(MysqlQueryBuilder);
+        assert_eq!(
+            rules(MY, &[&my]),
+            ["integer-primary-key", "timestamp-without-time-zone"],
+            "{my}"
+        );
+        // SQLite's integer keys are 64-bit and it has no zoned type.
+        assert!(rules(LITE, &[&create.to_string(SqliteQueryBuilder)]).is_empty());
+        let good = Table::create()
+            .table("gadgets")
+            .col(
+                ColumnDef::new("id")
+                    .big_integer()
+                    .not_null()
+                    .auto_increment()
+                    .primary_key(),
+            )
+            .col(
+                ColumnDef::new("made_at")
+                    .timestamp_with_time_zone()
+                    .not_null(),
+            )
+            .col(
+                ColumnDef::new("token")
+                    .uuid()
+                    .not_null()
+                    .default(SqExpr::cust("gen_random_uuid()")),
+            )
+            .to_owned();
+        let pg = good.to_string(PostgresQueryBuilder);
+        assert!(rules(PG, &[&pg]).is_empty(), "{pg}");
     }
 }

@@ -78,9 +78,11 @@ pub fn resolve_version(names: &[&str], given: &str) -> Result<usize, MigrateErro
 
 /// Applied versions this build does not know, oldest name first.
 pub fn unknown_applied(names: &[&str], applied: &BTreeSet<String>) -> Vec<String> {
+    // A set, not `names.contains`: a no-op `up` of a long chain would be quadratic.
+    let known: std::collections::HashSet<&str> = names.iter().copied().collect();
     applied
         .iter()
-        .filter(|v| !names.contains(&v.as_str()))
+        .filter(|v| !known.contains(v.as_str()))
         .cloned()
         .collect()
 }

@@ -9,6 +9,7 @@ use crate::bookkeeping::lock;
 use crate::db::DatabaseUrl;
 use crate::db::backend_name;
 use crate::error::Problems;
+use crate::run::gates::{self, GateStatus};
 use crate::run::runner::{Runner, State};
 
 /// How a check came out.
@@ -139,6 +140,12 @@ pub async fn run(runner: &Runner, url: &DatabaseUrl, backups: Option<&BackupConf
         Err(e) => checks.push(check("pending migrations", Level::Fail, e.to_string())),
     }
 
+    match crate::review::adopt::alembic_notice(runner).await {
+        Ok(Some(notice)) => checks.push(check("alembic", Level::Fail, notice.describe())),
+        Ok(None) => {}
+        Err(e) => checks.push(check("alembic", Level::Warn, e.to_string())),
+    }
+
     match runner.verify().await {
         Ok(problems) if problems.is_empty() => checks.push(check(
             "history and checksums",
@@ -166,6 +173,8 @@ pub async fn run(runner: &Runner, url: &DatabaseUrl, backups: Option<&BackupConf
             format!("cannot tell who holds it: {e}"),
         )),
     }
+
+    checks.extend(gate_checks(runner).await);
 
     if let Some(config) = backups {
         match backup::check_tool(backend) {
@@ -217,6 +226,42 @@ pub async fn run(runner: &Runner, url: &DatabaseUrl, backups: Option<&BackupConf
         }
     }
     Report { checks }
+}
+
+/// One check per safe-window gate of the runner's environment (see [`crate::run::gates`]).
+async fn gate_checks(runner: &Runner) -> Vec<Check> {
+    let env = runner.options().environment;
+    let results = gates::evaluate(runner.connection(), runner.config(), env).await;
+    if results.is_empty() {
+        let detail = if runner.config().gates.is_empty() {
+            "none configured".to_string()
+        } else {
+            format!("none apply in {} (--env)", env.as_str())
+        };
+        return vec![check("safe-window gates", Level::Ok, detail)];
+    }
+    results
+        .iter()
+        .map(|g| {
+            let level = match g.status {
+                GateStatus::Fail => Level::Fail,
+                GateStatus::Pass | GateStatus::Skipped => Level::Ok,
+            };
+            let what = if g.description.is_empty() {
+                g.saw.clone()
+            } else {
+                format!("{}: {}", g.description, g.saw)
+            };
+            let detail = match g.status {
+                GateStatus::Fail => format!(
+                    "{what}; `up` refuses until it passes (or --skip-gate {})",
+                    g.name
+                ),
+                _ => what,
+            };
+            check(&format!("gate {}", g.name), level, detail)
+        })
+        .collect()
 }
 
 async fn database_size<C: ConnectionTrait>(db: &C) -> Option<u64> {

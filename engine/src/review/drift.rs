@@ -175,6 +175,24 @@ fn fk_text(fk: &ForeignKey) -> String {
     )
 }
 
+/// On SQLite a single-column `integer` primary key is the rowid: it is assigned automatically
+/// with or without `AUTOINCREMENT` (which only stops ids of deleted rows being reused), so
+/// both spellings auto-increment and the difference is not drift.
+fn sqlite_rowid(
+    backend: Option<DbBackend>,
+    want: &schema::Table,
+    got: &schema::Table,
+    column: &Column,
+) -> bool {
+    let rowid = |t: &schema::Table| {
+        t.primary_key.len() == 1
+            && t.primary_key[0] == column.name
+            && t.column(&column.name)
+                .is_some_and(|c| normalize_type(&c.data_type) == "integer")
+    };
+    backend == Some(DbBackend::Sqlite) && rowid(want) && rowid(got)
+}
+
 /// Every difference between `expected` and `actual`. `backend` enables its tolerances
 /// (MySQL's implicit FK indexes); `None` compares strictly.
 pub fn compare(expected: &Schema, actual: &Schema, backend: Option<DbBackend>) -> Drift {
@@ -244,7 +262,12 @@ pub fn compare(expected: &Schema, actual: &Schema, backend: Option<DbBackend>) -
                     t(gc.nullable),
                 );
             }
-            if wc.default != gc.default {
+            // By meaning: casts, parentheses, quoting and literal forms differ per backend.
+            if !crate::schema::default_value::DefaultValue::same(
+                wc.default.as_deref(),
+                gc.default.as_deref(),
+                &gc.data_type,
+            ) {
                 let t = |v: &Option<String>| v.clone().unwrap_or_else(|| "no default".into());
                 push(
                     DiffKind::Default,
@@ -254,7 +277,7 @@ pub fn compare(expected: &Schema, actual: &Schema, backend: Option<DbBackend>) -
                     t(&gc.default),
                 );
             }
-            if wc.auto_increment != gc.auto_increment {
+            if wc.auto_increment != gc.auto_increment && !sqlite_rowid(backend, want, got, wc) {
                 push(
                     DiffKind::AutoIncrement,
                     name,

@@ -169,6 +169,9 @@ pub struct DryRun {
     pub direction: Direction,
     /// The migrations in execution order.
     pub migrations: Vec<MigrationSql>,
+    /// The runner's DDL lock timeout (the bound it sets on lock waits).
+    #[serde(skip)]
+    pub ddl_lock_timeout: std::time::Duration,
 }
 
 /// Works out what `up`/`down` with `target` would run on the runner's database and renders
@@ -192,6 +195,7 @@ pub async fn dry_run(
         database: database.to_string(),
         backend,
         direction,
+        ddl_lock_timeout: runner.options().tuning.ddl_lock_timeout,
         migrations: render(
             &selected,
             direction,
@@ -226,7 +230,7 @@ impl DryRun {
         }
         for m in &self.migrations {
             s.push('\n');
-            write_migration(&mut s, m, self.backend, false);
+            write_migration(&mut s, m, self.backend, self.ddl_lock_timeout);
         }
         let _ = writeln!(
             s,
@@ -241,7 +245,12 @@ impl DryRun {
     }
 }
 
-fn write_migration(s: &mut String, m: &MigrationSql, backend: DbBackend, script: bool) {
+fn write_migration(
+    s: &mut String,
+    m: &MigrationSql,
+    backend: DbBackend,
+    lock_timeout: std::time::Duration,
+) {
     let mode = if m.transactional {
         "in one transaction"
     } else if backend == DbBackend::MySql {
@@ -272,9 +281,15 @@ fn write_migration(s: &mut String, m: &MigrationSql, backend: DbBackend, script:
              point are unknown."
         );
     }
-    let wrap = script && m.transactional;
+    // Exactly what the runner sends: a transaction only where it opens one, and the bound on
+    // lock waits it sets (see crate::run::lock_wait).
+    let wrap = m.transactional;
     if wrap {
         s.push_str("BEGIN;\n");
+    }
+    let (bound, unbound) = lock_bound(backend, m.transactional, lock_timeout);
+    if let Some(set) = &bound {
+        let _ = writeln!(s, "{set};");
     }
     for stmt in &m.capture.statements {
         let _ = writeln!(s, "{stmt};");
@@ -282,11 +297,35 @@ fn write_migration(s: &mut String, m: &MigrationSql, backend: DbBackend, script:
     if m.capture.statements.is_empty() {
         s.push_str("-- (no statements)\n");
     }
+    if let Some(reset) = &unbound {
+        let _ = writeln!(s, "{reset};");
+    }
     for stmt in &m.ledger {
         let _ = writeln!(s, "{stmt};");
     }
     if wrap {
         s.push_str("COMMIT;\n");
+    }
+}
+
+/// The statements that bound a migration's lock waits to the DDL lock timeout
+/// (`--ddl-lock-timeout-ms`) and undo that afterwards: inside a PostgreSQL transaction
+/// `SET LOCAL` (ends with it), else the session's setting, reset after the migration.
+fn lock_bound(
+    backend: DbBackend,
+    transactional: bool,
+    timeout: std::time::Duration,
+) -> (Option<String>, Option<String>) {
+    let Some(set) = crate::run::lock_wait::bound_statement(backend, timeout) else {
+        return (None, None);
+    };
+    match backend {
+        DbBackend::Postgres if transactional => (Some(set.replacen("SET", "SET LOCAL", 1)), None),
+        DbBackend::Postgres => (Some(set), Some("RESET lock_timeout".into())),
+        _ => (
+            Some(set),
+            Some("SET SESSION lock_wait_timeout = DEFAULT".into()),
+        ),
     }
 }
 
@@ -305,6 +344,10 @@ pub struct Script {
     pub migrations: Vec<MigrationSql>,
     /// The ledger table the script records the migrations in.
     pub ledger_table: String,
+    /// The DDL lock timeout the script bounds lock waits with (the runner's default, or
+    /// `<PREFIX>_DDL_LOCK_TIMEOUT_MS`).
+    #[serde(skip)]
+    pub ddl_lock_timeout: std::time::Duration,
 }
 
 /// Renders the offline script for `migrations` (all the migrations this build knows, oldest
@@ -341,6 +384,7 @@ pub async fn offline_script(
         prelude,
         migrations: render(&selected, direction, backend, &ledger).await?,
         ledger_table: config.ledger_table.clone(),
+        ddl_lock_timeout: crate::author::tuning::Tuning::from_env(config).ddl_lock_timeout,
     })
 }
 
@@ -407,7 +451,7 @@ impl Script {
         }
         for m in &self.migrations {
             s.push('\n');
-            write_migration(&mut s, m, self.backend, true);
+            write_migration(&mut s, m, self.backend, self.ddl_lock_timeout);
         }
         if self.migrations.is_empty() {
             s.push_str("\n-- No migrations selected.\n");

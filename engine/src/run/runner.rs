@@ -13,6 +13,7 @@ use sea_orm::{
 use sea_orm_migration::{IntoSchemaManagerConnection, MigrationTrait, SchemaManager};
 
 use crate::author::context::{self, RunContext};
+use crate::author::rebuild::{ForeignKeysOff, check_foreign_keys};
 use crate::author::tuning::Tuning;
 use crate::backup::{self, Backup, BackupConfig};
 use crate::bookkeeping::history::{self, History, Outcome};
@@ -25,6 +26,8 @@ use crate::error::MigrateError;
 pub use crate::error::Problem;
 use crate::plan::capture;
 use crate::plan::{self, Direction, Plan, Target};
+use crate::run::lock_wait;
+use crate::run::{gates, timeout};
 
 /// What a runner reports while it works.
 #[derive(Debug, Clone)]
@@ -148,6 +151,14 @@ pub struct RunOptions {
     pub allow_destructive: bool,
     /// Batch sizes, throttling and DDL lock timeouts handed to the migrations.
     pub tuning: Tuning,
+    /// The environment: selects the safe-window gates of the [`Config`] that apply.
+    pub environment: crate::config::Environment,
+    /// Safe-window gates to skip by name (recorded in the history of the run).
+    pub skip_gates: Vec<String>,
+    /// Longest one statement of a migration may run (see [`crate::run::timeout`]).
+    pub statement_timeout: Option<Duration>,
+    /// Longest one migration may run (see [`crate::run::timeout`]).
+    pub migration_timeout: Option<Duration>,
 }
 
 impl Default for RunOptions {
@@ -158,6 +169,10 @@ impl Default for RunOptions {
             backup: None,
             allow_destructive: false,
             tuning: Tuning::default(),
+            environment: crate::config::Environment::default(),
+            skip_gates: Vec::new(),
+            statement_timeout: None,
+            migration_timeout: None,
         }
     }
 }
@@ -250,6 +265,11 @@ pub struct Runner {
     history: History,
     observer: Observer,
     options: RunOptions,
+    /// The SQLite interrupt deadline of the running migration (see [`timeout`]).
+    deadline: std::sync::Arc<timeout::Deadline>,
+    /// Checksums computed so far, by migration index: a migration's capture is the same for
+    /// the runner's whole life, and a long-lived runner (a service) asks for them often.
+    checksums: std::sync::Mutex<HashMap<usize, String>>,
 }
 
 impl Runner {
@@ -268,6 +288,8 @@ impl Runner {
             config,
             observer: std::sync::Arc::new(|_| {}),
             options: RunOptions::default(),
+            deadline: Default::default(),
+            checksums: Default::default(),
         }
     }
 
@@ -286,6 +308,11 @@ impl Runner {
     pub fn with_options(mut self, options: RunOptions) -> Self {
         self.options = options;
         self
+    }
+
+    /// Lock timeout, ordering and backup behaviour.
+    pub fn options(&self) -> &RunOptions {
+        &self.options
     }
 
     /// Calls `observer` for every [`Event`].
@@ -318,10 +345,59 @@ impl Runner {
         let Some(m) = self.migrations.get(index) else {
             return Ok(String::new());
         };
-        capture::capture(m.as_ref(), Direction::Up, self.backend())
+        if let Some(known) = self
+            .checksums
+            .lock()
+            .ok()
+            .and_then(|c| c.get(&index).cloned())
+        {
+            return Ok(known);
+        }
+        let checksum = capture::capture(m.as_ref(), Direction::Up, self.backend())
             .await
             .map(|c| c.checksum())
-            .map_err(db_err("computing a checksum"))
+            .map_err(db_err("computing a checksum"))?;
+        if let Ok(mut cache) = self.checksums.lock() {
+            cache.insert(index, checksum.clone());
+        }
+        Ok(checksum)
+    }
+
+    /// PostgreSQL `up`: the migration's captured statements and its ledger and history rows as
+    /// one simple-query batch, sent inside its transaction in one round trip instead of one
+    /// or two per statement, when replaying the capture does exactly what running the
+    /// migration does ([`capture::Capture::replayable`]: complete, value-free DDL, no
+    /// queries); `None` otherwise, and the migration runs as usual.
+    async fn replay_batch(
+        &self,
+        migration: &dyn MigrationTrait,
+        direction: Direction,
+        checksum: &str,
+        started_at: chrono::NaiveDateTime,
+        started: Instant,
+    ) -> Option<String> {
+        if direction != Direction::Up {
+            return None;
+        }
+        let c = capture::capture(migration, Direction::Up, DbBackend::Postgres)
+            .await
+            .ok()?;
+        if !c.replayable() || c.checksum() != checksum {
+            return None;
+        }
+        // Bounded lock waits for the batch's DDL (see lock_wait).
+        let mut sql = lock_wait::transaction_bound_statement();
+        sql.push_str(&c.statements.join(";\n"));
+        sql.push_str(";\n");
+        sql.push_str(&self.history.record_with_ledger_pg_sql(
+            self.ledger.table(),
+            migration.name(),
+            Direction::Up.as_str(),
+            checksum,
+            started_at,
+            started.elapsed(),
+        ));
+        Some(sql)
     }
 
     /// Creates the ledger and history tables when missing. Runs under the lock: concurrent
@@ -339,6 +415,11 @@ impl Runner {
                 .ensure(conn)
                 .await
                 .map_err(db_err("creating the migration history"))?;
+        } else {
+            self.history
+                .upgrade(conn)
+                .await
+                .map_err(db_err("upgrading the migration history table"))?;
         }
         Ok(())
     }
@@ -702,9 +783,14 @@ impl Runner {
         if !rec.missing.is_empty() && !matches!(op, Op::Fresh) {
             refuse(self.problems(&rec).await?)?;
         }
+        // An Alembic database we have recorded nothing in: `up` would recreate its tables.
+        if matches!(op, Op::Up(_)) && rec.applied.is_empty() && rec.missing.is_empty() {
+            self.refuse_alembic().await?;
+        }
         if let Some(plan) = planned.as_ref().filter(|p| p.direction == Direction::Up) {
             self.refuse_destructive(plan).await?;
         }
+        gates::validate_skips(&self.config, &self.options.skip_gates)?;
         if nothing {
             let problems = self.problems(&rec).await?;
             refuse(problems)?;
@@ -716,6 +802,8 @@ impl Runner {
             (self.observer)(&Event::NothingToDo { direction });
             return Ok(Vec::new());
         }
+        // Safe-window gates, before anything changes (again under the lock, see run_locked).
+        self.check_gates(&self.db).await?;
         if let Some((config, url)) = &self.options.backup
             && backup::holds_data(&self.db, &self.config).await?
         {
@@ -728,12 +816,45 @@ impl Runner {
             let taken = backup::take(&self.db, url, config, &label).await?;
             (self.observer)(&Event::BackupTaken { backup: &taken });
         }
-        let lock = self.lock().await?;
-        let result = match &lock {
-            MigrationLock::Sqlite(txn) => self.run_locked(txn, &op).await,
-            _ => self.run_locked(&self.db, &op).await,
+        // SQLite: a migration that rebuilds a referenced table runs with foreign-key
+        // enforcement off, switched before the run's transaction and back on after it.
+        let runs: Vec<(&dyn MigrationTrait, Direction)> = match &planned {
+            Some(p) => p
+                .steps
+                .iter()
+                .filter_map(|&i| self.migrations.get(i))
+                .map(|m| (m.as_ref(), p.direction))
+                .collect(),
+            None => self
+                .migrations
+                .iter()
+                .flat_map(|m| [(m.as_ref(), Direction::Down), (m.as_ref(), Direction::Up)])
+                .collect(),
         };
-        finish_locked(lock, &self.db, result).await
+        if self.limits().is_set() {
+            timeout::install_sqlite_interrupt(&self.db, &self.deadline).await;
+        }
+        let fk_off = ForeignKeysOff::switch_if_declared(&self.db, &runs)
+            .await
+            .map_err(db_err("switching SQLite foreign-key enforcement off"))?;
+        let result = match self.lock().await {
+            Ok(lock) => {
+                let result = match &lock {
+                    MigrationLock::Sqlite(txn) => self.run_locked(txn, &op).await,
+                    _ => self.run_locked(&self.db, &op).await,
+                };
+                finish_locked(lock, &self.db, result).await
+            }
+            Err(e) => Err(e),
+        };
+        let restored = fk_off.restore(&self.db).await;
+        self.history.set_notes(None);
+        match (result, restored) {
+            (Ok(_), Err(e)) => Err(db_err("switching SQLite foreign-key enforcement back on")(
+                e,
+            )),
+            (result, _) => result,
+        }
     }
 
     async fn run_locked<C>(&self, conn: &C, op: &Op) -> Result<Vec<Step>, MigrateError>
@@ -741,6 +862,9 @@ impl Runner {
         C: ConnectionTrait + TransactionTrait<Transaction = DatabaseTransaction>,
         for<'c> &'c C: IntoSchemaManagerConnection<'c>,
     {
+        // The plant may have changed while we waited for the lock: the gates again, before the
+        // bookkeeping tables are created.
+        self.check_gates(conn).await?;
         self.ensure_bookkeeping(conn).await?;
         // Re-read: another runner may have migrated while we waited for the lock.
         let mut rec = self.read_or_empty(conn).await?;
@@ -839,6 +963,26 @@ impl Runner {
         })
     }
 
+    /// Refuses when the database has an `alembic_version` table (see
+    /// [`crate::bookkeeping::alembic`]); called when the ledger records nothing.
+    async fn refuse_alembic(&self) -> Result<(), MigrateError> {
+        let found = crate::bookkeeping::alembic::revisions(&self.db)
+            .await
+            .map_err(db_err("reading alembic_version"))?;
+        match found {
+            None => Ok(()),
+            Some(revisions) => Err(MigrateError::AlembicManaged {
+                revision: if revisions.is_empty() {
+                    "none".into()
+                } else {
+                    revisions.join(", ")
+                },
+                ledger_table: self.ledger.table().to_string(),
+                advice: crate::bookkeeping::alembic::advice(&self.config),
+            }),
+        }
+    }
+
     /// Under the lock, an `in-progress` row can only be left by a runner that died: mark it
     /// failed so it blocks until repaired.
     async fn fail_abandoned<C: ConnectionTrait>(
@@ -882,10 +1026,24 @@ impl Runner {
                 continue;
             };
             let checksum = self.checksum(index).await?;
-            steps.push(
-                self.run_one(conn, migration.as_ref(), plan.direction, &checksum)
-                    .await?,
-            );
+            // DDL never waits forever: a lock timeout is retried when nothing was applied.
+            let (m, dir, backend) = (migration.as_ref(), plan.direction, self.backend());
+            let transactional = m.use_transaction().unwrap_or(backend != DbBackend::MySql);
+            let (result, busy) = lock_wait::retrying(
+                conn,
+                m.name(),
+                || lock_wait::busy(m, dir, backend, transactional),
+                || self.run_one(conn, m, dir, &checksum),
+            )
+            .await;
+            if let Err(e) = &result
+                && busy.is_some_and(|b| b.safe)
+                && !transactional
+                && lock_wait::is_lock_timeout(e)
+            {
+                let _ = lock_wait::release_failed(conn, self.history.table(), m.name()).await;
+            }
+            steps.push(result?);
         }
         Ok(())
     }
@@ -910,13 +1068,53 @@ impl Runner {
             .use_transaction()
             .unwrap_or(backend != DbBackend::MySql);
         let dir = direction.as_str();
-        let result: Result<(), DbErr> = if transactional {
+        // SQLite rolls a run's whole transaction back by itself after some errors (an
+        // interrupted INSERT/UPDATE/DELETE, e.g. at a timeout): then no savepoint is left.
+        let mut run_rolled_back = false;
+        // PostgreSQL without time limits: a replayable migration and its record as ONE
+        // simple-query message, which the server runs as one implicit transaction (all or
+        // nothing): one round trip instead of BEGIN, the batch, COMMIT.
+        let one_message =
+            if transactional && backend == DbBackend::Postgres && !self.limits().is_set() {
+                self.replay_batch(migration, direction, checksum, started_at, started)
+                    .await
+            } else {
+                None
+            };
+        let result: Result<(), DbErr> = if let Some(batch) = one_message {
+            match conn.execute_unprepared(&batch).await {
+                Ok(_) => Ok(()),
+                Err(e) => {
+                    let _ = self
+                        .history
+                        .append(
+                            conn,
+                            version,
+                            dir,
+                            Some(checksum),
+                            started_at,
+                            Some(history::now()),
+                            Outcome::Failed,
+                            Some(&timeout::error_text(&e)),
+                            true,
+                        )
+                        .await;
+                    Err(e)
+                }
+            }
+        } else if transactional {
             let txn = conn
                 .begin()
                 .await
                 .map_err(db_err("starting a transaction"))?;
-            let body = async {
+            let body = timeout::guard(&txn, true, self.limits(), &self.deadline, async {
                 if backend == DbBackend::Postgres {
+                    if let Some(batch) = self
+                        .replay_batch(migration, direction, checksum, started_at, started)
+                        .await
+                    {
+                        return txn.execute_unprepared(&batch).await.map(|_| ());
+                    }
                     run_migration::<DatabaseTransaction>(&txn, migration, direction).await?;
                     return self
                         .history
@@ -932,6 +1130,8 @@ impl Runner {
                         .await;
                 }
                 apply::<DatabaseTransaction>(&txn, &self.ledger, migration, direction).await?;
+                // SQLite with enforcement off (see ForeignKeysOff): no orphan may commit.
+                check_foreign_keys(&txn, &format!("migration {version}")).await?;
                 self.history
                     .append(
                         &txn,
@@ -946,14 +1146,14 @@ impl Runner {
                     )
                     .await
                     .map(|_| ())
-            }
+            })
             .await;
             match body {
                 Ok(()) => txn.commit().await,
                 Err(e) => {
                     // A failing rollback would hide the migration's error; the transaction is
                     // discarded either way.
-                    let _ = txn.rollback().await;
+                    run_rolled_back = txn.rollback().await.is_err() && backend == DbBackend::Sqlite;
                     let _ = self
                         .history
                         .append(
@@ -964,7 +1164,7 @@ impl Runner {
                             started_at,
                             Some(history::now()),
                             Outcome::Failed,
-                            Some(&e.to_string()),
+                            Some(&timeout::error_text(&e)),
                             true,
                         )
                         .await;
@@ -987,10 +1187,17 @@ impl Runner {
                 )
                 .await
                 .map_err(db_err("recording the start in the migration history"))?;
-            let body = apply(conn, &self.ledger, migration, direction).await;
+            let body = timeout::guard(
+                conn,
+                false,
+                self.limits(),
+                &self.deadline,
+                apply(conn, &self.ledger, migration, direction),
+            )
+            .await;
             let (outcome, error) = match &body {
                 Ok(()) => (Outcome::Succeeded, None),
-                Err(e) => (Outcome::Failed, Some(e.to_string())),
+                Err(e) => (Outcome::Failed, Some(timeout::error_text(e))),
             };
             self.history
                 .finish(conn, id, started_at, outcome, error.as_deref())
@@ -1013,7 +1220,7 @@ impl Runner {
                 })
             }
             Err(err) => {
-                let cause = err.to_string();
+                let cause = timeout::error_text(&err);
                 (self.observer)(&Event::Failed {
                     version,
                     direction,
@@ -1022,6 +1229,10 @@ impl Runner {
                 let consequence = if !transactional && self.resumable(version).await {
                     "It is safe to run again: the next run resumes after its last committed batch, or cleans up \
                      what this attempt left (e.g. an INVALID index) and retries."
+                        .to_string()
+                } else if run_rolled_back {
+                    "SQLite rolled back the run's whole transaction, so this migration and every migration this run \
+                     applied before it were undone (the ledger agrees). Fix the migration and run the command again."
                         .to_string()
                 } else if transactional {
                     "Its changes were rolled back, so the database is as it was before it; migrations before it \
@@ -1043,6 +1254,31 @@ impl Runner {
                     source: Some(Box::new(err)),
                 })
             }
+        }
+    }
+}
+
+/// Safe-window gates and time limits (see [`gates`], [`timeout`]).
+impl Runner {
+    /// Evaluates the gates for this run's environment ([`gates::check`]): refuses when one
+    /// fails; notes the skipped ones in every history row the run writes.
+    async fn check_gates<C: ConnectionTrait>(&self, conn: &C) -> Result<(), MigrateError> {
+        let note = gates::check(
+            conn,
+            &self.config,
+            self.options.environment,
+            &self.options.skip_gates,
+        )
+        .await?;
+        self.history.set_notes(note);
+        Ok(())
+    }
+
+    /// The statement and migration time limits of this run.
+    fn limits(&self) -> timeout::Limits {
+        timeout::Limits {
+            statement: self.options.statement_timeout,
+            migration: self.options.migration_timeout,
         }
     }
 }
@@ -1097,11 +1333,15 @@ where
     C: ConnectionTrait,
     &'c C: IntoSchemaManagerConnection<'c>,
 {
+    // Bounded lock waits for every statement (see lock_wait).
+    let previous = lock_wait::bound(conn).await?;
     let manager = SchemaManager::new(conn);
-    match direction {
+    let result = match direction {
         Direction::Up => migration.up(&manager).await,
         Direction::Down => migration.down(&manager).await,
-    }
+    };
+    lock_wait::restore(conn, previous).await;
+    result
 }
 
 fn db_err(action: &'static str) -> impl Fn(DbErr) -> MigrateError {
@@ -1167,6 +1407,7 @@ mod missing_from_ledger_tests {
             tool_version: String::new(),
             host: String::new(),
             os_user: String::new(),
+            notes: None,
         }
     }
 

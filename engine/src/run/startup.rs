@@ -19,7 +19,9 @@ pub enum StartupMode {
 }
 
 /// Makes sure the schema of `db` is at `M`'s latest migration. Returns the migrations applied
-/// (always empty in [`StartupMode::ReadOnly`]).
+/// (always empty in [`StartupMode::ReadOnly`]). Applying evaluates the safe-window gates of
+/// `options.environment` first and refuses, changing nothing, when one fails
+/// ([`MigrateError::GateClosed`]); `options.statement_timeout`/`migration_timeout` bound it.
 pub async fn ensure_schema<M: MigratorTrait>(
     db: DatabaseConnection,
     config: &Config,

@@ -75,6 +75,18 @@ pub struct DeclaredIndex {
     pub unique: bool,
 }
 
+/// The closed value set of a column mapped to a string- or integer-backed `ActiveEnum`
+/// (SeaORM column definitions carry the column's type, not its values), for `verify`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct EnumColumn {
+    /// Table.
+    pub table: String,
+    /// Column.
+    pub column: String,
+    /// The values the entity can read, as stored.
+    pub values: Vec<String>,
+}
+
 type TableOf = fn(DbBackend, &[DeclaredIndex]) -> (String, Table);
 
 /// The entity schema of a project: its entities (referenced tables first), named indexes and
@@ -84,6 +96,7 @@ pub struct Entities {
     tables: Vec<TableOf>,
     indexes: Vec<DeclaredIndex>,
     renames: Vec<Rename>,
+    enums: Vec<EnumColumn>,
 }
 
 impl Entities {
@@ -112,6 +125,25 @@ impl Entities {
             unique,
         });
         self
+    }
+
+    /// Declares that `table.column` holds `ActiveEnum` `E`: the values its variants store.
+    pub fn enum_column<E>(mut self, table: &str, column: &str) -> Self
+    where
+        E: sea_orm::ActiveEnum,
+        E::Value: ToString,
+    {
+        self.enums.push(EnumColumn {
+            table: table.into(),
+            column: column.into(),
+            values: E::values().iter().map(ToString::to_string).collect(),
+        });
+        self
+    }
+
+    /// The declared enum columns.
+    pub fn enum_columns(&self) -> &[EnumColumn] {
+        &self.enums
     }
 
     /// Declares a rename (oldest first).

@@ -2,4 +2,7 @@
 extern crate test_support;
 
 mod backups;
+mod batch;
 mod example;
+mod rebuild;
+mod replay;

@@ -310,3 +310,155 @@ fn generated_code_for_a_fixed_edit_is_pinned() {
         &source,
     );
 }
+
+/// Three versions of one test entity whose `status` is a string-backed `DeriveActiveEnum`:
+/// v2 adds a variant, v3 also widens the column.
+mod gadgets {
+    macro_rules! gadget {
+        ($name:ident, $len:literal, [$($variant:ident = $value:literal),*]) => {
+            pub mod $name {
+                use sea_orm::entity::prelude::*;
+
+                #[derive(Debug, Clone, Copy, PartialEq, Eq, EnumIter, DeriveActiveEnum)]
+                #[sea_orm(rs_type = "String", db_type = $len)]
+                pub enum Status {
+                    $(
+                        #[sea_orm(string_value = $value)]
+                        $variant,
+                    )*
+                }
+
+                #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+                #[sea_orm(table_name = "gadgets")]
+                pub struct Model {
+                    #[sea_orm(primary_key)]
+                    pub id: i32,
+                    pub status: Status,
+                }
+
+                #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+                pub enum Relation {}
+
+                impl ActiveModelBehavior for ActiveModel {}
+            }
+        };
+    }
+    gadget!(
+        v1,
+        "String(StringLen::N(20))",
+        [Idle = "IDLE", Busy = "BUSY"]
+    );
+    gadget!(
+        v2,
+        "String(StringLen::N(20))",
+        [Idle = "IDLE", Busy = "BUSY", Lost = "LOST"]
+    );
+    gadget!(
+        v3,
+        "String(StringLen::N(40))",
+        [Idle = "IDLE", Busy = "BUSY", Lost = "LOST"]
+    );
+}
+
+#[test]
+fn a_new_enum_variant_needs_no_migration_unless_the_column_changes() {
+    use migration_engine::schema::entities::Entities;
+    let config = migration::config();
+    for backend in [DbBackend::Postgres, DbBackend::MySql, DbBackend::Sqlite] {
+        let v1 = Entities::new()
+            .entity::<gadgets::v1::Entity>()
+            .schema(backend);
+        let v2 = Entities::new()
+            .entity::<gadgets::v2::Entity>()
+            .schema(backend);
+        let v3 = Entities::new()
+            .entity::<gadgets::v3::Entity>()
+            .schema(backend);
+        let (up, _) = autogen::plan(&v1, &v2, backend, &config);
+        assert!(
+            up.is_empty(),
+            "{backend:?}: a new variant of a string enum is no schema change: {:?}",
+            up.summary()
+        );
+        let (up, down) = autogen::plan(&v2, &v3, backend, &config);
+        assert_eq!(
+            up.summary(),
+            vec!["alter column gadgets.status".to_string()],
+            "{backend:?}"
+        );
+        assert!(
+            up.alter_tables[0].alter_columns[0]
+                .1
+                .data_type
+                .contains("40"),
+            "{backend:?}"
+        );
+        assert_eq!(
+            down.summary(),
+            vec!["alter column gadgets.status".to_string()]
+        );
+    }
+}
+
+/// What the generated `up` runs for a dropped entity.
+struct DropSafetyZones;
+
+impl sea_orm_migration::MigrationName for DropSafetyZones {
+    fn name(&self) -> &str {
+        "m20260101_000000_drop_safety_zones"
+    }
+}
+
+#[sea_orm_migration::async_trait::async_trait]
+impl sea_orm_migration::MigrationTrait for DropSafetyZones {
+    async fn up(&self, manager: &sea_orm_migration::SchemaManager) -> Result<(), sea_orm::DbErr> {
+        use sea_orm_migration::prelude::*;
+        manager
+            .drop_table(Table::drop().table(Alias::new("safety_zones")).take())
+            .await
+    }
+}
+
+#[tokio::test]
+async fn dropping_an_entity_generates_a_destructive_guarded_drop() {
+    let head =
+        autogen::read_snapshot(&crate_dir().join(format!("snapshots/{}.json", head()))).unwrap();
+    let mut target = head.clone();
+    target.tables.remove("safety_zones").expect("safety_zones");
+    let (up, down) = autogen::plan(&head, &target, DbBackend::Postgres, &migration::config());
+    assert_eq!(up.summary(), vec!["drop table safety_zones".to_string()]);
+    assert!(
+        up.warnings
+            .iter()
+            .any(|w| w.starts_with("destructive: drops table safety_zones and all its rows")),
+        "{:?}",
+        up.warnings
+    );
+    assert_eq!(down.summary()[0], "create table safety_zones");
+    let source = autogen::render_migration(
+        "m20260101_000000_drop_safety_zones",
+        "drop_safety_zones",
+        &up,
+        &down,
+        DbBackend::Postgres,
+    )
+    .expect("render");
+    assert!(
+        source.contains("// DESTRUCTIVE: drops table safety_zones and its rows.")
+            && source.contains("WARNING: destructive: drops table safety_zones")
+            && source.contains("Table::drop().table(SafetyZones::Table)"),
+        "{source}"
+    );
+    // The runner and lint refuse such an `up` unless destruction is allowed.
+    for backend in [DbBackend::Postgres, DbBackend::MySql, DbBackend::Sqlite] {
+        let found = migration_engine::plan::finding::destructive_findings(
+            &[&DropSafetyZones as &dyn sea_orm_migration::MigrationTrait],
+            backend,
+        )
+        .await;
+        assert!(
+            !found.is_empty(),
+            "{backend:?}: the drop is a destructive finding"
+        );
+    }
+}

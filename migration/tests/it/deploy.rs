@@ -62,6 +62,7 @@ async fn history_and_status_record_every_run() {
     let no_transaction = [
         name_ending("_telemetry_backfill"),
         name_ending("_idx_telemetry_timestamp"),
+        name_ending("_index_foreign_keys"),
     ];
     each_backend!("history", |db| {
         let b = db.backend;

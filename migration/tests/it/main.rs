@@ -3,10 +3,14 @@
 #[macro_use]
 extern crate test_support;
 
+mod adopt;
 mod autogen;
 mod autogen_e2e;
 mod cli;
 mod deploy;
+mod erd;
+mod fleet;
+mod gates;
 mod messages;
 mod offline;
 mod pipes;
@@ -14,3 +18,4 @@ mod redaction;
 mod review_cli;
 mod scale;
 mod support;
+mod verify;

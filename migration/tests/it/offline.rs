@@ -55,14 +55,15 @@ async fn resumable_migrations_declare_themselves_without_changing_their_sql() {
             resumable.push(m.name().to_string());
         }
     }
-    // The telemetry backfill (batched) and the online index build declare themselves.
-    assert_eq!(resumable.len(), 2, "{resumable:?}");
+    // The telemetry backfill (batched) and the online index builds declare themselves.
+    assert_eq!(resumable.len(), 3, "{resumable:?}");
     assert!(resumable.iter().any(|n| n.ends_with("_telemetry_backfill")));
     assert!(
         resumable
             .iter()
             .any(|n| n.ends_with("_idx_telemetry_timestamp"))
     );
+    assert!(resumable.iter().any(|n| n.ends_with("_index_foreign_keys")));
 }
 
 #[tokio::test]
@@ -81,9 +82,9 @@ async fn offline_script_has_boundaries_ledger_and_names() {
     .unwrap();
     let text = pg.to_text();
     assert!(text.contains("CREATE TABLE IF NOT EXISTS \"seaql_migrations\""));
-    // The batched backfill and the online index build run outside a transaction.
-    assert_eq!(text.matches("BEGIN;").count(), names.len() - 2, "{text}");
-    assert_eq!(text.matches("COMMIT;").count(), names.len() - 2);
+    // The batched backfill and the online index builds run outside a transaction.
+    assert_eq!(text.matches("BEGIN;").count(), names.len() - 3, "{text}");
+    assert_eq!(text.matches("COMMIT;").count(), names.len() - 3);
     assert!(text.contains(&format!(
         "-- Migration {} (up, in one transaction)",
         names[1]

@@ -96,7 +96,9 @@ impl MigrationTrait for Migration {
 
         // Table telemetry.
         if db == DbBackend::Sqlite {
-            // SQLite cannot change columns or constraints in place: rebuild the table.
+            // SQLite cannot change columns or constraints in place: rebuild the table
+            // (the runner turns foreign-key enforcement off for it; rows that reference
+            // it stay as they are).
             runtime::rebuild_sqlite_table(
                 manager,
                 Table::create()
@@ -219,7 +221,9 @@ impl MigrationTrait for Migration {
 
         // Table telemetry.
         if db == DbBackend::Sqlite {
-            // SQLite cannot change columns or constraints in place: rebuild the table.
+            // SQLite cannot change columns or constraints in place: rebuild the table
+            // (the runner turns foreign-key enforcement off for it; rows that reference
+            // it stay as they are).
             runtime::rebuild_sqlite_table(
                 manager,
                 Table::create()

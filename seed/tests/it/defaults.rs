@@ -304,7 +304,8 @@ async fn refuses_a_database_that_is_not_migrated() {
                 .await
                 .unwrap_err();
         assert!(
-            matches!(err, SeedError::NotMigrated { pending: 4, .. }),
+            matches!(err, SeedError::NotMigrated { pending, .. }
+                if pending == <migration::Migrator as migration::MigratorTrait>::migrations().len() - 1),
             "{err:?}"
         );
         assert_eq!(err.exit_code(), 3);
