@@ -23,10 +23,12 @@ pub enum MigrateError {
     )]
     UnsupportedScheme { scheme: String, url: String },
 
-    /// A read-only command named a SQLite file that does not exist.
+    /// A command that needs an existing database (a read-only one, or adoption) named a SQLite
+    /// file that does not exist.
     #[error(
-        "the SQLite database {path} does not exist (this command only reads, so it was not \
-         created). Check the path in -u/DATABASE_URL, or create and migrate it with `up`."
+        "the SQLite database {path} does not exist (this command works on an existing database, \
+         so it was not created). Check the path in -u/DATABASE_URL, or create and migrate it \
+         with `up`."
     )]
     NoDatabaseFile { path: String },
 

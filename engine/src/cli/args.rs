@@ -339,6 +339,12 @@ impl Command {
         )
     }
 
+    /// Commands that need a database that already exists: the read-only ones, and those that
+    /// adopt a database built elsewhere (a missing one has nothing to adopt).
+    pub fn needs_existing_database(&self) -> bool {
+        self.is_read_only() || matches!(self, Command::Baseline { .. } | Command::Adopt { .. })
+    }
+
     /// The format of the event log this command asks for.
     pub fn event_format(&self) -> Format {
         match self {

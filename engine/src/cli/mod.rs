@@ -180,7 +180,7 @@ pub async fn execute<M: MigratorTrait>(
             config.default_sqlite_file
         ));
     }
-    if command.is_read_only() {
+    if command.needs_existing_database() {
         url.require_existing()?;
     }
     if cli.verbose {

@@ -113,7 +113,9 @@ fn print_text(url: &DatabaseUrl, backend: &str, report: &Verification) {
         .unwrap_or(5)
         .max(5);
     for t in &report.tables {
-        let state = if t.problems.is_empty() {
+        let state = if t.missing {
+            "missing".to_string()
+        } else if t.problems.is_empty() {
             "ok".to_string()
         } else {
             format!("{} problem(s)", t.problem_rows())

@@ -107,6 +107,8 @@ pub struct TableVerification {
     pub problems: Vec<Problem>,
     /// Checks that could not run, and why (e.g. a column the database does not have).
     pub skipped: Vec<String>,
+    /// The entity model has this table but the database does not (it is behind: run `up`).
+    pub missing: bool,
 }
 
 impl TableVerification {
@@ -136,9 +138,18 @@ impl Verification {
             .sum()
     }
 
-    /// Whether no row has a problem.
+    /// Tables of the entity model the database does not have.
+    pub fn missing_tables(&self) -> Vec<&str> {
+        self.tables
+            .iter()
+            .filter(|t| t.missing)
+            .map(|t| t.table.as_str())
+            .collect()
+    }
+
+    /// Whether no row has a problem and every table of the entity model was there to check.
     pub fn is_clean(&self) -> bool {
-        self.problem_count() == 0
+        self.problem_count() == 0 && self.missing_tables().is_empty()
     }
 
     /// Problem counts by kind over all tables.
@@ -157,6 +168,17 @@ impl Verification {
             .iter()
             .map(|(k, n)| format!("{n} {}", k.as_str()))
             .collect();
+        let missing = self.missing_tables();
+        if !missing.is_empty() {
+            return format!(
+                "{} table(s) of the entity model missing from the database ({}): it is behind \
+                 the entities, run `migration up` first; {} problem(s) in {} row(s) of the others",
+                missing.len(),
+                missing.join(", "),
+                self.problem_count(),
+                self.rows_checked
+            );
+        }
         if kinds.is_empty() {
             format!("no problem in {} row(s)", self.rows_checked)
         } else {
@@ -303,6 +325,7 @@ struct TablePlan {
     joins: Vec<String>,
     checks: Vec<Check>,
     skipped: Vec<String>,
+    missing: bool,
 }
 
 fn q(backend: DbBackend, ident: &str) -> String {
@@ -395,8 +418,10 @@ fn plan_table(
         joins: Vec::new(),
         checks: Vec::new(),
         skipped: Vec::new(),
+        missing: false,
     };
     let Some(got) = live.tables.get(table) else {
+        plan.missing = true;
         plan.skipped
             .push("the table does not exist: run `migration up`".into());
         return plan;
@@ -801,6 +826,7 @@ async fn run_table<C: ConnectionTrait + Sync>(
             })
             .collect(),
         skipped: plan.skipped.clone(),
+        missing: plan.missing,
     };
     let Some((key, key_type)) = plan.key.clone() else {
         report.problems.clear();
@@ -953,6 +979,7 @@ mod tests {
                     examples: vec!["1".into(), "4".into()],
                 }],
                 skipped: vec![],
+                missing: false,
             }],
             rows_checked: 10,
             duration_ms: 1,

@@ -721,7 +721,8 @@ async fn bad_input_is_refused_and_changes_nothing() {
     let third = name_ending("_safety_system");
     each_backend!("adopt_bad_input", |db| {
         let label = format!("{:?}", db.backend);
-        // An empty database: nothing to adopt.
+        // An empty database (on SQLite: an empty file): nothing to adopt.
+        let _ = db.connect().await.close().await;
         let out = run(d, Some(&db.url), &["baseline", "--to", &third]);
         assert_eq!(out.status.code(), Some(1), "{label}: {}", stderr(&out));
         assert!(
@@ -740,6 +741,18 @@ async fn bad_input_is_refused_and_changes_nothing() {
             schema_of(&db).await.tables.is_empty(),
             "{label}: created tables"
         );
+        // A SQLite file that does not exist is not created just to be refused.
+        let absent = d.join(format!("absent-{label}.db"));
+        let absent_url = format!("sqlite://{}", absent.display());
+        for args in [
+            &["baseline", "--to", third.as_str()][..],
+            &["adopt", "alembic"],
+        ] {
+            let out = run(d, Some(&absent_url), args);
+            assert_eq!(out.status.code(), Some(1), "{label} {args:?}");
+            assert!(stderr(&out).contains("does not exist"), "{}", stderr(&out));
+            assert!(!absent.exists(), "{label} {args:?} created {absent:?}");
+        }
 
         // An unknown version.
         build(&db, 3, Variant::default(), Some(&["abc123"])).await;

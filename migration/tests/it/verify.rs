@@ -236,6 +236,19 @@ async fn verify_passes_a_clean_database_and_reports_each_planted_kind() {
     each_backend!("verify", |db| {
         let b = db.backend;
         let url = Some(db.url.as_str());
+
+        // Behind the entities (here: nothing applied): not a pass; the missing tables named.
+        let o = run(d, url, &["up", "-n", "1"]);
+        assert!(o.status.success(), "{b:?}: {}", stderr(&o));
+        let o = run(d, url, &["verify"]);
+        assert_eq!(o.status.code(), Some(1), "{b:?}: {}", stdout(&o));
+        assert!(
+            stderr(&o).contains("missing from the database (emergency_stops, lidar_maps")
+                && stderr(&o).contains("run `migration up` first"),
+            "{b:?}: {}",
+            stderr(&o)
+        );
+        assert!(stdout(&o).contains("missing"), "{b:?}: {}", stdout(&o));
         ok(run(d, url, &["up"]));
 
         // Clean (empty, then with good rows): exit 0.
