@@ -10,7 +10,6 @@
 use migration_engine::Runner;
 use migration_engine::run::gates::{GateResult, GateStatus, evaluate};
 
-use crate::serve::probes::Reason;
 use crate::serve::state::AppState;
 
 /// Every configured gate that applies in the server's environment, evaluated now.
@@ -23,20 +22,21 @@ pub async fn results(state: &AppState, runner: &Runner) -> Vec<GateResult> {
     results
 }
 
-/// The failing gates among `results`, as readiness reasons.
-pub fn failing(state: &AppState, results: &[GateResult]) -> Vec<Reason> {
+/// The failing gates among `results`: each gate's name and what to tell the operator.
+pub fn failing(state: &AppState, results: &[GateResult]) -> Vec<(String, String)> {
     let o = state.options();
     results
         .iter()
         .filter(|r| r.status == GateStatus::Fail)
-        .map(|r| Reason {
-            kind: "precondition",
-            name: Some(r.name.clone()),
-            detail: o.url.scrub(&format!(
-                "safe-window gate {}: a migration would be refused now; wait for a safe state \
-                 (or skip the gate with \"skip_gates\", which the history records)",
-                r.describe()
-            )),
+        .map(|r| {
+            (
+                r.name.clone(),
+                o.url.scrub(&format!(
+                    "safe-window gate {}: a migration would be refused now; wait for a safe state \
+                     (or skip the gate with \"skip_gates\", which the history records)",
+                    r.describe()
+                )),
+            )
         })
         .collect()
 }

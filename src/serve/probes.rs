@@ -141,7 +141,15 @@ async fn reasons(state: &AppState) -> Result<(Vec<Reason>, Vec<GateResult>), Mig
     let pending = !reasons.is_empty();
     let preconditions = gates::results(state, &runner).await;
     if pending {
-        reasons.extend(gates::failing(state, &preconditions));
+        reasons.extend(
+            gates::failing(state, &preconditions)
+                .into_iter()
+                .map(|(name, detail)| Reason {
+                    kind: "precondition",
+                    name: Some(name),
+                    detail,
+                }),
+        );
     }
     reasons.extend(runner.verify().await?.iter().map(Reason::of_problem));
     if let Some(run) = state.running() {

@@ -291,7 +291,7 @@ pub enum Command {
     /// live database
     Erd(ErdArgs),
     /// Run up, status, check or doctor on many databases at once (a targets file or a glob)
-    Fleet(crate::cli::fleet::FleetArgs),
+    Fleet(FleetArgs),
 }
 
 impl Command {
@@ -583,4 +583,54 @@ mod tests {
         let text = format!("{cli:?}");
         assert!(!text.contains("Hunter2"), "{text}");
     }
+}
+
+/// `fleet`: one command on every target of a targets file.
+#[derive(Debug, Args)]
+pub struct FleetArgs {
+    /// What to run on each target
+    #[command(subcommand)]
+    pub action: FleetAction,
+}
+
+/// The fleet commands.
+#[derive(Debug, Subcommand)]
+pub enum FleetAction {
+    /// Apply pending migrations on every target (each as a single `up`: lock, checksums, backups)
+    Up(FleetFlags),
+    /// Show where every target stands (current, behind, needs attention); changes nothing
+    Status(FleetFlags),
+    /// Run `check` (integrity, unknown versions, lint, drift) on every target
+    Check(FleetFlags),
+    /// Run `doctor` (pre-flight checks) on every target
+    Doctor(FleetFlags),
+}
+
+/// The flags of every fleet command.
+#[derive(Debug, Args)]
+pub struct FleetFlags {
+    /// The targets: a TOML targets file, or a quoted glob of SQLite files ('rigs/*.db')
+    #[arg(long, value_name = "FILE|GLOB")]
+    pub targets: String,
+    /// Targets at most at once (default: twice the cores, 2 to 16)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub parallel: Option<u64>,
+    /// Run the first N targets first, and the others only when all N succeeded
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub canary: usize,
+    /// Only targets with this label (repeatable, or comma-separated)
+    #[arg(long, value_name = "LABEL", value_delimiter = ',')]
+    pub only: Vec<String>,
+    /// Leave out the target of this name (repeatable, or comma-separated)
+    #[arg(long, value_name = "NAME", value_delimiter = ',')]
+    pub except: Vec<String>,
+    /// Seconds to wait for a target's server to answer
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    pub connect_timeout: u64,
+    /// `up`: apply migrations that drop tables or columns, truncate or narrow types
+    #[arg(long)]
+    pub allow_destructive: bool,
+    /// Output format of the summary (json: one document on stdout)
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 }

@@ -8,13 +8,12 @@ use std::io::IsTerminal;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use clap::{Args, Subcommand};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sea_orm_migration::MigratorTrait;
 
 use crate::author::tuning::ScaleArgs;
 use crate::backup::BackupConfig;
-use crate::cli::args::Safety;
+use crate::cli::args::{FleetAction, FleetArgs, FleetFlags, Safety};
 use crate::cli::output::{Format, errln, outln};
 use crate::config::Config;
 use crate::error::{MigrateError, Versions};
@@ -22,65 +21,14 @@ use crate::fleet::{
     Action, Fleet, FleetEvent, FleetOptions, FleetReport, Outcome, TargetReport, Targets,
 };
 
-/// `fleet`: one command on every target of a targets file.
-#[derive(Debug, Args)]
-pub struct FleetArgs {
-    /// What to run on each target
-    #[command(subcommand)]
-    pub action: FleetAction,
-}
-
-/// The fleet commands.
-#[derive(Debug, Subcommand)]
-pub enum FleetAction {
-    /// Apply pending migrations on every target (each as a single `up`: lock, checksums, backups)
-    Up(FleetFlags),
-    /// Show where every target stands (current, behind, needs attention); changes nothing
-    Status(FleetFlags),
-    /// Run `check` (integrity, unknown versions, lint, drift) on every target
-    Check(FleetFlags),
-    /// Run `doctor` (pre-flight checks) on every target
-    Doctor(FleetFlags),
-}
-
-impl FleetAction {
-    fn split(&self) -> (Action, &FleetFlags) {
-        match self {
-            FleetAction::Up(f) => (Action::Up, f),
-            FleetAction::Status(f) => (Action::Status, f),
-            FleetAction::Check(f) => (Action::Check, f),
-            FleetAction::Doctor(f) => (Action::Doctor, f),
-        }
+/// The fleet action and its flags.
+fn split(action: &FleetAction) -> (Action, &FleetFlags) {
+    match action {
+        FleetAction::Up(f) => (Action::Up, f),
+        FleetAction::Status(f) => (Action::Status, f),
+        FleetAction::Check(f) => (Action::Check, f),
+        FleetAction::Doctor(f) => (Action::Doctor, f),
     }
-}
-
-/// The flags of every fleet command.
-#[derive(Debug, Args)]
-pub struct FleetFlags {
-    /// The targets: a TOML targets file, or a quoted glob of SQLite files ('rigs/*.db')
-    #[arg(long, value_name = "FILE|GLOB")]
-    pub targets: String,
-    /// Targets at most at once (default: twice the cores, 2 to 16)
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1024))]
-    pub parallel: Option<u64>,
-    /// Run the first N targets first, and the others only when all N succeeded
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    pub canary: usize,
-    /// Only targets with this label (repeatable, or comma-separated)
-    #[arg(long, value_name = "LABEL", value_delimiter = ',')]
-    pub only: Vec<String>,
-    /// Leave out the target of this name (repeatable, or comma-separated)
-    #[arg(long, value_name = "NAME", value_delimiter = ',')]
-    pub except: Vec<String>,
-    /// Seconds to wait for a target's server to answer
-    #[arg(long, value_name = "SECS", default_value_t = 10)]
-    pub connect_timeout: u64,
-    /// `up`: apply migrations that drop tables or columns, truncate or narrow types
-    #[arg(long)]
-    pub allow_destructive: bool,
-    /// Output format of the summary (json: one document on stdout)
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
 }
 
 /// Runs `fleet` for migrator `M`: the global `safety` flags (lock timeout, backups) and
@@ -91,7 +39,7 @@ pub async fn run<M: MigratorTrait>(
     scale: &ScaleArgs,
     config: &Config,
 ) -> Result<(), MigrateError> {
-    let (action, flags) = args.action.split();
+    let (action, flags) = split(&args.action);
     let targets = Targets::load(&flags.targets)
         .and_then(|t| t.select(&flags.only, &flags.except))
         .map_err(|e| MigrateError::FleetTargets {
