@@ -7,7 +7,7 @@
 //! `in-progress` row of a non-transactional run blocks `up` until `repair` marks it repaired.
 
 use chrono::NaiveDateTime;
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order, Query, Table};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order, Query, SimpleExpr, Table};
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, QueryResult, Value};
 
 use crate::author::columns;
@@ -236,81 +236,45 @@ impl History {
         transactional: bool,
     ) -> Result<i64, DbErr> {
         let duration_ms = finished_at.map(|f| (f - started_at).num_milliseconds());
-        let mut stmt = Query::insert()
-            .into_table(Alias::new(self.table.as_str()))
-            .columns(
-                [
-                    "version",
-                    "direction",
-                    "checksum",
-                    "started_at",
-                    "finished_at",
-                    "duration_ms",
-                    "outcome",
-                    "error",
-                    "transactional",
-                    "tool_version",
-                    "host",
-                    "os_user",
-                ]
-                .map(Alias::new),
-            )
-            .values([
-                version.into(),
-                direction.into(),
-                checksum.map(str::to_string).into(),
-                started_at.into(),
-                finished_at.into(),
-                duration_ms.into(),
-                outcome.as_str().into(),
-                error.map(truncate_error).into(),
-                transactional.into(),
-                env!("CARGO_PKG_VERSION").into(),
-                host_name().into(),
-                os_user().into(),
-            ])
-            .map_err(|e| DbErr::Custom(e.to_string()))?
-            .to_owned();
+        let mut columns = vec![
+            "version",
+            "direction",
+            "checksum",
+            "started_at",
+            "finished_at",
+            "duration_ms",
+            "outcome",
+            "error",
+            "transactional",
+            "tool_version",
+            "host",
+            "os_user",
+        ];
+        let mut values: Vec<SimpleExpr> = vec![
+            version.into(),
+            direction.into(),
+            checksum.map(str::to_string).into(),
+            started_at.into(),
+            finished_at.into(),
+            duration_ms.into(),
+            outcome.as_str().into(),
+            error.map(truncate_error).into(),
+            transactional.into(),
+            env!("CARGO_PKG_VERSION").into(),
+            host_name().into(),
+            os_user().into(),
+        ];
         if let Some(notes) = self.notes() {
             // Only when set, so a table an older version created keeps working until upgraded.
-            stmt = Query::insert()
-                .into_table(Alias::new(self.table.as_str()))
-                .columns(
-                    [
-                        "version",
-                        "direction",
-                        "checksum",
-                        "started_at",
-                        "finished_at",
-                        "duration_ms",
-                        "outcome",
-                        "error",
-                        "transactional",
-                        "tool_version",
-                        "host",
-                        "os_user",
-                        "notes",
-                    ]
-                    .map(Alias::new),
-                )
-                .values([
-                    version.into(),
-                    direction.into(),
-                    checksum.map(str::to_string).into(),
-                    started_at.into(),
-                    finished_at.into(),
-                    duration_ms.into(),
-                    outcome.as_str().into(),
-                    error.map(truncate_error).into(),
-                    transactional.into(),
-                    env!("CARGO_PKG_VERSION").into(),
-                    host_name().into(),
-                    os_user().into(),
-                    truncate_error(&notes).into(),
-                ])
-                .map_err(|e| DbErr::Custom(e.to_string()))?
-                .to_owned();
+            columns.push("notes");
+            values.push(truncate_error(&notes).into());
         }
+        let mut stmt = Query::insert()
+            .into_table(Alias::new(self.table.as_str()))
+            .columns(columns.into_iter().map(Alias::new))
+            .values(values)
+            .map_err(|e| DbErr::Custom(e.to_string()))?
+            .to_owned();
         if db.get_database_backend() == DbBackend::MySql {
             return Ok(db.execute(&stmt).await?.last_insert_id() as i64);
         }
