@@ -442,33 +442,16 @@ impl History {
     /// per-row driver costs (SQLite's driver hands every row across threads). The wanted ids
     /// are a joined derived table, not `id IN (subquery)`: MariaDB re-evaluates such a
     /// subquery per row (a no-op `up` of 300 migrations took 3.5 s instead of 14 ms).
+    ///
+    /// The rows carry only the columns a run decides by (this is most of the cost of a no-op
+    /// `up`): `finished_at` and `notes` are `None`, `tool_version`, `host` and `os_user`
+    /// empty. Read [`History::entries`] for whole rows. Reading no `notes` also keeps the
+    /// query valid on a history table of an older version (upgraded under the next run's lock).
     pub async fn state<C: ConnectionTrait>(
         &self,
         db: &C,
         ledger: &str,
     ) -> Result<(Vec<(String, i64)>, Vec<Entry>), DbErr> {
-        match self.state_with(db, ledger, true).await {
-            Err(e) if self.lacks_notes(db, &e).await => self.state_with(db, ledger, false).await,
-            other => other,
-        }
-    }
-
-    /// After `e`: whether the table exists but was created by an older version without the
-    /// `notes` column (not yet upgraded: that happens under the lock of the next run). Read
-    /// from the catalogue, not from the error's text.
-    async fn lacks_notes<C: ConnectionTrait>(&self, db: &C, e: &DbErr) -> bool {
-        !crate::db::is_missing_table(e)
-            && matches!(self.has_column(db, "id").await, Ok(true))
-            && matches!(self.has_column(db, "notes").await, Ok(false))
-    }
-
-    async fn state_with<C: ConnectionTrait>(
-        &self,
-        db: &C,
-        ledger: &str,
-        with_notes: bool,
-    ) -> Result<(Vec<(String, i64)>, Vec<Entry>), DbErr> {
-        let notes = if with_notes { "notes" } else { "NULL" };
         let backend = db.get_database_backend();
         let (agg, arr, empty, text) = match backend {
             DbBackend::Postgres => ("json_agg", "json_build_array", "'[]'::json", "::text"),
@@ -480,8 +463,7 @@ impl History {
         let sql = format!(
             "SELECT CAST(COALESCE((SELECT {agg}({arr}(version, applied_at)) FROM {ledger_t}), {empty}){text} AS CHAR(1000000)) AS ledger, \
                     CAST(COALESCE((SELECT {agg}({arr}(id, version, direction, checksum, outcome, transactional, \
-                                                       repaired_at, error, duration_ms, started_at, finished_at, \
-                                                       tool_version, host, os_user, {notes})) \
+                                                       repaired_at, error, duration_ms, started_at)) \
                        FROM {table} JOIN (\
                          SELECT MAX(id) AS latest_id FROM {table} GROUP BY version \
                          UNION SELECT MAX(id) FROM {table} WHERE outcome = 'succeeded' AND direction <> 'down' GROUP BY version \
@@ -502,60 +484,70 @@ impl History {
                 "unexpected migration state from the database: {what}"
             ))
         };
-        let ledger_json: serde_json::Value =
+        let ledger_json: Vec<Vec<serde_json::Value>> =
             serde_json::from_str(&row.try_get::<String>("", "ledger")?)
                 .map_err(|e| bad(&e.to_string()))?;
-        let history_json: serde_json::Value =
+        let history_json: Vec<Vec<serde_json::Value>> =
             serde_json::from_str(&row.try_get::<String>("", "history")?)
                 .map_err(|e| bad(&e.to_string()))?;
         let applied = ledger_json
-            .as_array()
-            .ok_or_else(|| bad("ledger is not an array"))?
-            .iter()
-            .map(|r| {
+            .into_iter()
+            .map(|mut r| {
+                r.resize(2, serde_json::Value::Null);
                 Ok((
-                    json_str(&r[0]).ok_or_else(|| bad("version"))?,
+                    json_take_str(&mut r[0]).ok_or_else(|| bad("version"))?,
                     json_i64(&r[1]).ok_or_else(|| bad("applied_at"))?,
                 ))
             })
             .collect::<Result<Vec<_>, DbErr>>()?;
         let mut entries = history_json
-            .as_array()
-            .ok_or_else(|| bad("history is not an array"))?
-            .iter()
-            .map(|r| {
+            .into_iter()
+            .map(|mut r| {
+                r.resize(10, serde_json::Value::Null);
                 let id = json_i64(&r[0]).ok_or_else(|| bad("a history row without an id"))?;
                 let field = |name: &str| malformed(&self.table, id, name);
                 let time =
                     |v: &serde_json::Value, name: &str| -> Result<Option<NaiveDateTime>, DbErr> {
-                        match json_str(v) {
-                            None => Ok(None),
-                            Some(t) => parse_time(&t).map(Some).ok_or_else(|| field(name)),
+                        match v {
+                            serde_json::Value::Null => Ok(None),
+                            serde_json::Value::String(t) => {
+                                parse_time(t).map(Some).ok_or_else(|| field(name))
+                            }
+                            _ => Err(field(name)),
                         }
                     };
                 Ok(Entry {
                     id,
-                    version: json_str(&r[1]).ok_or_else(|| field("version"))?,
-                    direction: json_str(&r[2]).ok_or_else(|| field("direction"))?,
-                    checksum: json_str(&r[3]),
-                    outcome: json_str(&r[4])
+                    direction: json_take_str(&mut r[2]).ok_or_else(|| field("direction"))?,
+                    checksum: json_take_str(&mut r[3]),
+                    outcome: json_take_str(&mut r[4])
                         .and_then(|o| Outcome::parse(&o))
                         .ok_or_else(|| field("outcome"))?,
                     transactional: json_bool(&r[5]).ok_or_else(|| field("transactional"))?,
                     repaired_at: time(&r[6], "repaired_at")?,
-                    error: json_str(&r[7]),
+                    error: json_take_str(&mut r[7]),
                     duration_ms: json_i64(&r[8]),
                     started_at: time(&r[9], "started_at")?.ok_or_else(|| field("started_at"))?,
-                    finished_at: time(&r[10], "finished_at")?,
-                    tool_version: json_str(&r[11]).ok_or_else(|| field("tool_version"))?,
-                    host: json_str(&r[12]).ok_or_else(|| field("host"))?,
-                    os_user: json_str(&r[13]).ok_or_else(|| field("os_user"))?,
-                    notes: json_str(&r[14]),
+                    version: json_take_str(&mut r[1]).ok_or_else(|| field("version"))?,
+                    finished_at: None,
+                    tool_version: String::new(),
+                    host: String::new(),
+                    os_user: String::new(),
+                    notes: None,
                 })
             })
             .collect::<Result<Vec<_>, DbErr>>()?;
         entries.sort_by_key(|e| std::cmp::Reverse(e.id));
         Ok((applied, entries))
+    }
+
+    /// After `e`: whether the table exists but was created by an older version without the
+    /// `notes` column (not yet upgraded: that happens under the lock of the next run). Read
+    /// from the catalogue, not from the error's text.
+    async fn lacks_notes<C: ConnectionTrait>(&self, db: &C, e: &DbErr) -> bool {
+        !crate::db::is_missing_table(e)
+            && matches!(self.has_column(db, "id").await, Ok(true))
+            && matches!(self.has_column(db, "notes").await, Ok(false))
     }
 
     /// Every row, newest first (at most `limit`).
@@ -608,9 +600,10 @@ impl History {
     }
 }
 
-fn json_str(v: &serde_json::Value) -> Option<String> {
-    match v {
-        serde_json::Value::String(s) => Some(s.clone()),
+/// The text of a JSON value (a string as is, other non-null values rendered), moved out of `v`.
+fn json_take_str(v: &mut serde_json::Value) -> Option<String> {
+    match v.take() {
+        serde_json::Value::String(s) => Some(s),
         serde_json::Value::Null => None,
         other => Some(other.to_string()),
     }

@@ -220,15 +220,29 @@ pub async fn execute<M: MigratorTrait>(
         migration_timeout: safety.migration_timeout,
     };
     let observer = log.clone();
+    // Set when a run found nothing to do (it changed nothing).
+    let idle = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let idle_seen = idle.clone();
     let runner = Runner::with_config(db, M::migrations(), config.clone())
         .with_options(options)
-        .on_event(move |e| observer.event(e));
+        .on_event(move |e| {
+            if matches!(e, crate::run::runner::Event::NothingToDo { .. }) {
+                idle_seen.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+            observer.event(e)
+        });
     let result = match crate::cli::review::handle(&command, &runner, &url, &M::migrations()).await {
         Ok(true) => Ok(()),
         Ok(false) => dispatch(&runner, &url, &backup_config, command, !safety.no_backup).await,
         Err(e) => Err(e),
     };
-    let _ = runner.connection().clone().close().await;
+    // A SQLite run that changed nothing leaves nothing to flush or checkpoint: the process
+    // exit releases the file (closing costs the no-op `up` a round trip to the driver's
+    // thread). Every other connection is closed.
+    let unchanged = result.is_ok() && idle.load(std::sync::atomic::Ordering::Relaxed);
+    if !(unchanged && url.backend() == sea_orm::DbBackend::Sqlite) {
+        let _ = runner.connection().clone().close().await;
+    }
     result.map_err(|e| scrub_error(&url, e))
 }
 

@@ -461,6 +461,30 @@ impl Runner {
         Ok(Some(rec))
     }
 
+    /// [`Runner::read`], computing every migration's checksum meanwhile (see
+    /// [`Runner::checksum`]; the verification of applied migrations needs them): the captures
+    /// run on this thread while the database works on the state query, instead of after it.
+    async fn read_verifying<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+    ) -> Result<Option<Recorded>, MigrateError> {
+        let warm = async {
+            for i in 0..self.migrations.len() {
+                // Captures never wait: yield now and then, so that the state query is sent
+                // (its connection acquired, its request handed to the driver) while they run.
+                if i % 8 == 0 {
+                    tokio::task::yield_now().await;
+                }
+                // An error here is met again, and reported, where the checksum is needed.
+                if self.checksum(i).await.is_err() {
+                    break;
+                }
+            }
+        };
+        let (rec, ()) = tokio::join!(self.read(conn), warm);
+        rec
+    }
+
     /// Versions of this build that the history records as applied (their latest successful run
     /// is an `up` or a `repair`, and their latest run is not a `down`) but the ledger lacks,
     /// with when they were applied. Reads the whole history only when the rows in `rec` cannot
@@ -555,14 +579,14 @@ impl Runner {
     /// Checks the database against this build without changing anything: checksum changes,
     /// unknown versions, out-of-order pending migrations, unrepaired failures.
     pub async fn verify(&self) -> Result<Vec<Problem>, MigrateError> {
-        let rec = self.read_or_empty(&self.db).await?;
+        let rec = self.read_verifying(&self.db).await?.unwrap_or_default();
         self.problems(&rec).await
     }
 
     /// Every known migration with its state, then applied versions this build does not know.
     /// Reads only: never creates a table.
     pub async fn status(&self) -> Result<Vec<MigrationState>, MigrateError> {
-        let rec = self.read_or_empty(&self.db).await?;
+        let rec = self.read_verifying(&self.db).await?.unwrap_or_default();
         let names = self.names();
         let mut out = Vec::with_capacity(names.len());
         for (i, name) in names.iter().enumerate() {
@@ -769,7 +793,11 @@ impl Runner {
 
     async fn run_unscoped(&self, op: Op) -> Result<Vec<Step>, MigrateError> {
         // Unlocked pre-check: a no-op run costs two reads and takes no lock.
-        let rec = self.read(&self.db).await?;
+        let rec = if matches!(op, Op::Up(_)) {
+            self.read_verifying(&self.db).await?
+        } else {
+            self.read(&self.db).await?
+        };
         let exists = rec.is_some();
         let rec = rec.unwrap_or_default();
         // Validate the target before anything changes, even on a database never migrated.
