@@ -296,9 +296,16 @@ async fn dispatch(
                     if entries.is_empty() {
                         outln!("No migration has run on this database yet.");
                     }
+                    // `up`, `down`, `baseline`, `adopt`: one column as wide as the widest.
+                    let dir_width = entries
+                        .iter()
+                        .map(|e| e.direction.len())
+                        .max()
+                        .unwrap_or(4)
+                        .max(4);
                     for e in entries {
                         outln!(
-                            "{}  {:<6} {:<40} {:<11} {:>7}  {}@{}  {}{}",
+                            "{}  {:<dir_width$} {:<40} {:<11} {:>7}  {}@{}  {}{}",
                             e.started_at.format("%Y-%m-%d %H:%M:%S"),
                             e.direction,
                             e.version,

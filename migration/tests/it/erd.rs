@@ -164,7 +164,10 @@ fn dot_output_is_accepted_by_graphviz_and_svg_is_drawn() {
             stderr(&o)
         );
         let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-        assert!(!ci, "Graphviz `dot` is not installed and CI=true: .ci/run installs it");
+        assert!(
+            !ci,
+            "Graphviz `dot` is not installed and CI=true: .ci/run installs it"
+        );
         eprintln!("SKIP: Graphviz `dot` is not installed (.ci/run installs it)");
         return;
     }
