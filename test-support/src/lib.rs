@@ -277,3 +277,25 @@ pub fn ok(o: std::process::Output) -> std::process::Output {
     );
     o
 }
+
+/// Runs `sql` (one or more statements, unprepared); panics naming the statement on failure.
+pub async fn exec<C: ConnectionTrait>(db: &C, sql: &str) {
+    db.execute_unprepared(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+/// The rows of `sql`, each as its leading integer columns.
+pub async fn i64s<C: ConnectionTrait>(db: &C, sql: &str) -> Vec<Vec<i64>> {
+    let b = db.get_database_backend();
+    db.query_all_raw(sea_orm::Statement::from_string(b, sql.to_string()))
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .iter()
+        .map(|r| {
+            (0..)
+                .map_while(|i| r.try_get_by_index::<i64>(i).ok())
+                .collect()
+        })
+        .collect()
+}

@@ -6,7 +6,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
-use test_support::{TestDb, wait_for_async};
+use test_support::{TestDb, exec, wait_for_async};
 
 const BIN: &str = env!("CARGO_BIN_EXE_oht50-db");
 const OLD: &str = "2020-01-01 00:00:00";
@@ -34,12 +34,6 @@ fn out(o: &Output) -> String {
 fn ok(o: Output) -> String {
     assert!(o.status.success(), "{}", out(&o));
     String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-async fn exec(db: &DatabaseConnection, sql: &str) {
-    db.execute_unprepared(sql)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
 async fn ids(db: &DatabaseConnection, sql: &str) -> Vec<i64> {

@@ -368,6 +368,33 @@ impl Runner {
     /// or two per statement, when replaying the capture does exactly what running the
     /// migration does ([`capture::Capture::replayable`]: complete, value-free DDL, no
     /// queries); `None` otherwise, and the migration runs as usual.
+    /// Records a transactional migration that failed (its transaction is gone, so this row is
+    /// written outside it). Best effort: a failing write must not hide the migration's error.
+    async fn record_failure<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        version: &str,
+        direction: &str,
+        checksum: &str,
+        started_at: chrono::NaiveDateTime,
+        error: &DbErr,
+    ) {
+        let _ = self
+            .history
+            .append(
+                conn,
+                version,
+                direction,
+                Some(checksum),
+                started_at,
+                Some(history::now()),
+                Outcome::Failed,
+                Some(&timeout::error_text(error)),
+                true,
+            )
+            .await;
+    }
+
     async fn replay_batch(
         &self,
         migration: &dyn MigrationTrait,
@@ -1099,33 +1126,26 @@ impl Runner {
         // SQLite rolls a run's whole transaction back by itself after some errors (an
         // interrupted INSERT/UPDATE/DELETE, e.g. at a timeout): then no savepoint is left.
         let mut run_rolled_back = false;
-        // PostgreSQL without time limits: a replayable migration and its record as ONE
-        // simple-query message, which the server runs as one implicit transaction (all or
-        // nothing): one round trip instead of BEGIN, the batch, COMMIT.
-        let one_message =
-            if transactional && backend == DbBackend::Postgres && !self.limits().is_set() {
-                self.replay_batch(migration, direction, checksum, started_at, started)
-                    .await
-            } else {
-                None
-            };
+        // PostgreSQL: a replayable migration and its record as ONE simple-query message (captured
+        // once). Without time limits the server runs it as one implicit transaction (all or
+        // nothing): one round trip instead of BEGIN, the batch, COMMIT; with limits it is sent
+        // inside the migration's transaction, after the limits are set.
+        let batch = if transactional && backend == DbBackend::Postgres {
+            self.replay_batch(migration, direction, checksum, started_at, started)
+                .await
+        } else {
+            None
+        };
+        let (one_message, batch_in_txn) = if self.limits().is_set() {
+            (None, batch)
+        } else {
+            (batch, None)
+        };
         let result: Result<(), DbErr> = if let Some(batch) = one_message {
             match conn.execute_unprepared(&batch).await {
                 Ok(_) => Ok(()),
                 Err(e) => {
-                    let _ = self
-                        .history
-                        .append(
-                            conn,
-                            version,
-                            dir,
-                            Some(checksum),
-                            started_at,
-                            Some(history::now()),
-                            Outcome::Failed,
-                            Some(&timeout::error_text(&e)),
-                            true,
-                        )
+                    self.record_failure(conn, version, dir, checksum, started_at, &e)
                         .await;
                     Err(e)
                 }
@@ -1136,13 +1156,10 @@ impl Runner {
                 .await
                 .map_err(db_err("starting a transaction"))?;
             let body = timeout::guard(&txn, true, self.limits(), &self.deadline, async {
+                if let Some(batch) = batch_in_txn.as_deref() {
+                    return txn.execute_unprepared(batch).await.map(|_| ());
+                }
                 if backend == DbBackend::Postgres {
-                    if let Some(batch) = self
-                        .replay_batch(migration, direction, checksum, started_at, started)
-                        .await
-                    {
-                        return txn.execute_unprepared(&batch).await.map(|_| ());
-                    }
                     run_migration::<DatabaseTransaction>(&txn, migration, direction).await?;
                     return self
                         .history
@@ -1182,19 +1199,7 @@ impl Runner {
                     // A failing rollback would hide the migration's error; the transaction is
                     // discarded either way.
                     run_rolled_back = txn.rollback().await.is_err() && backend == DbBackend::Sqlite;
-                    let _ = self
-                        .history
-                        .append(
-                            conn,
-                            version,
-                            dir,
-                            Some(checksum),
-                            started_at,
-                            Some(history::now()),
-                            Outcome::Failed,
-                            Some(&timeout::error_text(&e)),
-                            true,
-                        )
+                    self.record_failure(conn, version, dir, checksum, started_at, &e)
                         .await;
                     Err(e)
                 }

@@ -4,11 +4,12 @@
 //! on the run's report, never on wall time.
 
 use std::time::Duration;
+use test_support::{exec, i64s};
 
 use migration_engine::author::batch::{self, BatchJob, BatchReport, MIN_ADAPTIVE_BATCH};
 use migration_engine::author::context::{self, RunContext};
 use migration_engine::author::tuning::{ProgressMode, Tuning};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
+use sea_orm::{DatabaseConnection, DbBackend};
 use sea_orm_migration::SchemaManager;
 
 const PROGRESS_TABLE: &str = "adaptive_batches";
@@ -32,26 +33,6 @@ impl BatchJob for Fill {
     fn statement(&self, _backend: DbBackend, key_range: &str) -> String {
         format!("UPDATE adaptive_t SET v = 0 WHERE {key_range} AND v IS NULL")
     }
-}
-
-async fn exec(db: &DatabaseConnection, sql: &str) {
-    db.execute_unprepared(sql)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"));
-}
-
-async fn i64s(db: &DatabaseConnection, sql: &str) -> Vec<Vec<i64>> {
-    let b = db.get_database_backend();
-    db.query_all_raw(Statement::from_string(b, sql.to_string()))
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-        .iter()
-        .map(|r| {
-            (0..)
-                .map_while(|i| r.try_get_by_index::<i64>(i).ok())
-                .collect()
-        })
-        .collect()
 }
 
 /// `adaptive_t` with ids `1..=n`; every third row has `v` NULL.

@@ -13,8 +13,8 @@ use std::path::Path;
 
 use crate::support::{name_ending, names, ok, position, run, stderr, stdout, unique_prefix};
 use migration_engine::schema::{Schema, inspect};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
-use test_support::{Backend, TestDb};
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use test_support::{Backend, TestDb, exec};
 
 /// Per-backend spellings of the spec's SQLAlchemy types.
 struct Types {
@@ -241,12 +241,6 @@ fn rows(backend: Backend, upto: u8) -> Vec<String> {
         ]);
     }
     out
-}
-
-async fn exec(conn: &DatabaseConnection, sql: &str) {
-    conn.execute_unprepared(sql)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
 /// Builds a database the way Alembic revisions 001..=`upto` do (with `variant`), with rows in

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::{Watched, command, name_ending, names, ok, position, run_bin, stderr};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
-use test_support::{Backend, TestDb, wait_for_async};
+use test_support::{Backend, TestDb, exec, i64s, wait_for_async};
 
 /// The last schema migration before the backfill.
 fn spec3() -> String {
@@ -23,26 +23,6 @@ fn backfill() -> String {
 /// The online index.
 fn index() -> String {
     name_ending("_idx_telemetry_timestamp")
-}
-
-async fn exec(db: &DatabaseConnection, sql: &str) {
-    db.execute_unprepared(sql)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"));
-}
-
-async fn i64s(db: &DatabaseConnection, sql: &str) -> Vec<Vec<i64>> {
-    let b = db.get_database_backend();
-    db.query_all_raw(Statement::from_string(b, sql.to_string()))
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-        .iter()
-        .map(|r| {
-            (0..)
-                .map_while(|i| r.try_get_by_index::<i64>(i).ok())
-                .collect()
-        })
-        .collect()
 }
 
 /// Telemetry ids: runs with gaps between them, and one far away.

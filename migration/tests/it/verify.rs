@@ -15,8 +15,8 @@
 
 use std::collections::BTreeMap;
 
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
-use test_support::{Backend, TestDb};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+use test_support::{Backend, TestDb, exec};
 
 use crate::support::{ok, run, stderr, stdout};
 
@@ -29,12 +29,6 @@ async fn one_connection(db: &TestDb) -> DatabaseConnection {
         .min_connections(1)
         .sqlx_logging(false);
     Database::connect(options).await.expect("connect")
-}
-
-async fn exec(conn: &DatabaseConnection, sql: &str) {
-    conn.execute_unprepared(sql)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
 const T: &str = "'2025-01-28 12:00:00'";
