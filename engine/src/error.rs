@@ -862,6 +862,8 @@ pub enum DbErrorKind {
     MissingTable,
     /// A lock could not be had in time (lock timeout, busy database file).
     LockTimeout,
+    /// A statement was cancelled by a time limit (statement timeout, interrupt).
+    StatementTimeout,
     /// The database named in the URL does not exist.
     UnknownDatabase,
     /// The user (role) does not exist (PostgreSQL's 28000 also means pg_hba.conf rejects it).
@@ -883,6 +885,7 @@ pub fn classify(e: &DbErr) -> DbErrorKind {
         // PostgreSQL SQLSTATEs.
         "42P01" => DbErrorKind::MissingTable,
         "55P03" => DbErrorKind::LockTimeout,
+        "57014" => DbErrorKind::StatementTimeout,
         "3D000" => DbErrorKind::UnknownDatabase,
         "28000" => DbErrorKind::UnknownRole,
         "28P01" => DbErrorKind::AuthFailed,
@@ -890,11 +893,15 @@ pub fn classify(e: &DbErr) -> DbErrorKind {
         // MySQL/MariaDB error numbers.
         "1146" => DbErrorKind::MissingTable,
         "1205" | "3572" => DbErrorKind::LockTimeout,
+        // MariaDB ER_STATEMENT_TIMEOUT, MySQL ER_QUERY_TIMEOUT.
+        "1969" | "3024" => DbErrorKind::StatementTimeout,
         "1049" => DbErrorKind::UnknownDatabase,
         "1045" | "1698" => DbErrorKind::AuthFailed,
         "1044" | "1142" => DbErrorKind::PermissionDenied,
         // SQLite: SQLITE_BUSY (5) and its extended codes (261, 517, 773), SQLITE_LOCKED (6, 262).
         "5" | "261" | "517" | "773" | "6" | "262" => DbErrorKind::LockTimeout,
+        // SQLITE_INTERRUPT: the progress handler stopped a statement at its deadline.
+        "9" => DbErrorKind::StatementTimeout,
         _ => DbErrorKind::Other,
     }
 }

@@ -512,7 +512,9 @@ fn connect_error(url: &DatabaseUrl, err: DbErr) -> MigrateError {
         DbErrorKind::LockTimeout => {
             "The database is locked by another process: try again when it is done.".to_string()
         }
-        DbErrorKind::MissingTable | DbErrorKind::Other => other_hint(backend, sqlx, code.as_deref()),
+        DbErrorKind::MissingTable | DbErrorKind::StatementTimeout | DbErrorKind::Other => {
+            other_hint(backend, sqlx, code.as_deref())
+        }
     };
     MigrateError::Connect {
         url: url.redacted().to_string(),

@@ -95,10 +95,7 @@ pub fn error_text(e: &DbErr) -> String {
 /// (query_canceled), MariaDB 1969 (ER_STATEMENT_TIMEOUT), MySQL 3024
 /// (ER_QUERY_TIMEOUT), SQLite 9 (SQLITE_INTERRUPT).
 pub fn is_timeout(e: &DbErr) -> bool {
-    matches!(
-        crate::error::db_code(e).as_deref(),
-        Some("57014" | "1969" | "3024" | "9")
-    )
+    crate::error::classify(e) == crate::error::DbErrorKind::StatementTimeout
 }
 
 /// The deadline the SQLite progress handler checks, shared by a runner and its connection.
