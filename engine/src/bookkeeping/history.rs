@@ -436,8 +436,9 @@ impl History {
     }
 
     /// The ledger `(version, applied_at)` and the history rows a run needs, in ONE query that
-    /// returns one row (two JSON arrays): per version its latest row, its latest successful
-    /// non-`down` row (the recorded checksum) and its latest successful `up` (the duration).
+    /// returns one row (two JSON arrays): every row when the history holds at most
+    /// `whole_up_to` rows, else per version its latest row, its latest successful non-`down`
+    /// row (the recorded checksum) and its latest successful `up` (the duration).
     /// Bounded by the number of migrations however long the history grows, and independent of
     /// per-row driver costs (SQLite's driver hands every row across threads). The wanted ids
     /// are a joined derived table, not `id IN (subquery)`: MariaDB re-evaluates such a
@@ -451,6 +452,7 @@ impl History {
         &self,
         db: &C,
         ledger: &str,
+        whole_up_to: u64,
     ) -> Result<(Vec<(String, i64)>, Vec<Entry>), DbErr> {
         let backend = db.get_database_backend();
         let (agg, arr, empty, text) = match backend {
@@ -460,15 +462,23 @@ impl History {
         };
         let quote = |t: &str| crate::db::quote_ident(backend, t);
         let (ledger_t, table) = (quote(ledger), quote(&self.table));
+        let row = format!(
+            "{agg}({arr}(id, version, direction, checksum, outcome, transactional, \
+                         repaired_at, error, duration_ms, started_at))"
+        );
+        // A short history (the usual one: a row or two per migration) is read whole; the
+        // grouping costs more than the rows it leaves out. Both branches are scalar
+        // subqueries, so the database runs only the one the count selects.
         let sql = format!(
             "SELECT CAST(COALESCE((SELECT {agg}({arr}(version, applied_at)) FROM {ledger_t}), {empty}){text} AS CHAR(1000000)) AS ledger, \
-                    CAST(COALESCE((SELECT {agg}({arr}(id, version, direction, checksum, outcome, transactional, \
-                                                       repaired_at, error, duration_ms, started_at)) \
+                    CAST(COALESCE(CASE WHEN (SELECT COUNT(*) FROM {table}) <= {whole_up_to} \
+                       THEN (SELECT {row} FROM {table}) \
+                       ELSE (SELECT {row} \
                        FROM {table} JOIN (\
                          SELECT MAX(id) AS latest_id FROM {table} GROUP BY version \
                          UNION SELECT MAX(id) FROM {table} WHERE outcome = 'succeeded' AND direction <> 'down' GROUP BY version \
                          UNION SELECT MAX(id) FROM {table} WHERE outcome = 'succeeded' AND direction = 'up' GROUP BY version\
-                       ) latest ON id = latest.latest_id), \
+                       ) latest ON id = latest.latest_id) END, \
                        {empty}){text} AS CHAR(1000000)) AS history"
         );
         let sql = match backend {

@@ -125,6 +125,7 @@ pub struct Safety {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum Command {
     /// Apply pending migrations (all, -n N of them, or up to --to VERSION)
     Up {
@@ -429,11 +430,51 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
-    let matches = command(config).get_matches_from(args);
+    let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
+    let matches = only_named(command(config), &args).get_matches_from(args);
     match <Cli as clap::FromArgMatches>::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     }
+}
+
+/// `full` with only the subcommands some argument of `args` names (by name or alias), or
+/// `full` itself when none does (no subcommand: `up`; `help`; a misspelt one, which clap
+/// answers with suggestions). Parsing is the same: the subcommand clap would enter is kept,
+/// and so is every other one an argument names (a value that happens to be a subcommand's
+/// name). It is cheaper: clap copies every global flag (about twenty) into every subcommand
+/// before parsing, which made parsing the costliest step of a no-op `up`.
+fn only_named(full: clap::Command, args: &[std::ffi::OsString]) -> clap::Command {
+    let named = |sub: &clap::Command| {
+        args.iter().skip(1).any(|a| {
+            a.to_str().is_some_and(|a| {
+                sub.get_name() == a || sub.get_all_aliases().any(|alias| alias == a)
+            })
+        })
+    };
+    let mentions_help = args.iter().skip(1).any(|a| a == "help");
+    let keep: Vec<clap::Command> = full
+        .get_subcommands()
+        .filter(|s| named(s))
+        .cloned()
+        .collect();
+    if keep.is_empty() || mentions_help {
+        return full;
+    }
+    let mut root = clap::Command::new(full.get_name().to_string())
+        .args(full.get_arguments().cloned())
+        .groups(full.get_groups().cloned())
+        .subcommands(keep);
+    if let Some(version) = full.get_version() {
+        root = root.version(version.to_string());
+    }
+    if let Some(about) = full.get_about() {
+        root = root.about(about.clone());
+    }
+    if let Some(about) = full.get_long_about() {
+        root = root.long_about(about.clone());
+    }
+    root
 }
 
 /// A backend named on the command line.
@@ -582,6 +623,111 @@ mod tests {
             .unwrap();
         let text = format!("{cli:?}");
         assert!(!text.contains("Hunter2"), "{text}");
+    }
+
+    /// What parsing `argv` gives with `cmd`: the arguments, or the kind of error and its text.
+    fn outcome(cmd: clap::Command, argv: &[&str]) -> String {
+        match cmd.try_get_matches_from(argv) {
+            Ok(m) => match <Cli as clap::FromArgMatches>::from_arg_matches(&m) {
+                Ok(cli) => format!("{cli:?}"),
+                Err(e) => format!("{:?}: {e}", e.kind()),
+            },
+            Err(e) => format!("{:?}: {e}", e.kind()),
+        }
+    }
+
+    /// Keeping only the named subcommands parses every command line as the whole definition
+    /// does: flags before and after the subcommand, values that name a subcommand, nested
+    /// subcommands, help of a subcommand, usage errors.
+    #[test]
+    fn the_pruned_definition_parses_like_the_whole_one() {
+        let config = Config::new("shop");
+        let lines: &[&[&str]] = &[
+            &["migration", "up"],
+            &[
+                "migration",
+                "up",
+                "--no-backup",
+                "-u",
+                "sqlite://x.db",
+                "-n",
+                "2",
+            ],
+            &[
+                "migration",
+                "--no-backup",
+                "--lock-timeout",
+                "5",
+                "up",
+                "--to",
+                "m1",
+            ],
+            &[
+                "migration",
+                "-u",
+                "sqlite://x.db",
+                "status",
+                "--format",
+                "json",
+            ],
+            &["migration", "--log-file", "status", "up"],
+            &["migration", "--log-file", "status", "down", "-n", "1"],
+            &[
+                "migration",
+                "down",
+                "--batch-target-ms",
+                "50",
+                "--env",
+                "production",
+            ],
+            &[
+                "migration",
+                "fleet",
+                "up",
+                "--targets",
+                "rigs/*.db",
+                "--canary",
+                "1",
+            ],
+            &[
+                "migration",
+                "fleet",
+                "status",
+                "--targets",
+                "t.toml",
+                "--format",
+                "json",
+            ],
+            &["migration", "history", "--limit", "3"],
+            &["migration", "up", "--nope"],
+            &["migration", "up", "-n", "x"],
+            &["migration", "up", "--help"],
+            &["migration", "status", "-h"],
+            &["migration", "fleet"],
+            &["migration", "restore"],
+            &["migration", "generate"],
+        ];
+        for argv in lines {
+            let full = outcome(command(&config), argv);
+            let args: Vec<std::ffi::OsString> = argv.iter().map(Into::into).collect();
+            let pruned = outcome(only_named(command(&config), &args), argv);
+            assert_eq!(full, pruned, "{argv:?}");
+        }
+        // With no subcommand named, nothing is pruned.
+        let args: Vec<std::ffi::OsString> =
+            ["migration", "-u", "x"].iter().map(Into::into).collect();
+        assert_eq!(
+            only_named(command(&config), &args)
+                .get_subcommands()
+                .count(),
+            command(&config).get_subcommands().count()
+        );
+        assert!(
+            only_named(command(&config), &[args[0].clone(), "up".into()])
+                .get_subcommands()
+                .count()
+                == 1
+        );
     }
 }
 

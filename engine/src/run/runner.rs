@@ -454,7 +454,10 @@ impl Runner {
     /// The ledger and the history rows that matter; `None` when the bookkeeping tables do not
     /// exist yet. Two queries, no catalogue lookup: this is the whole cost of a no-op `up`.
     async fn read<C: ConnectionTrait>(&self, conn: &C) -> Result<Option<Recorded>, MigrateError> {
-        let (applied, entries) = match self.history.state(conn, self.ledger.table()).await {
+        // Up to four rows per migration of this build are read whole (see History::state).
+        let whole_up_to = 4 * self.migrations.len() as u64 + 64;
+        let state = self.history.state(conn, self.ledger.table(), whole_up_to);
+        let (applied, entries) = match state.await {
             Ok(state) => state,
             // A new database, or one migrated by stock sea-orm-migration (ledger, no history).
             Err(e) if is_missing_table(&e) => {

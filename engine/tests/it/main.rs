@@ -6,3 +6,4 @@ mod batch;
 mod example;
 mod rebuild;
 mod replay;
+mod state;
