@@ -406,7 +406,7 @@ pub async fn run(manager: &SchemaManager<'_>, job: &dyn BatchJob) -> Result<Batc
         ),
         None => String::new(),
     };
-    progress.finish(&format!(
+    let summary = format!(
         "{} batch(es), {} row(s) changed over {} key(s) in {:.1} s ({:.0} keys/s), longest batch {} ms{sizes}{}",
         report.batches,
         report.rows_changed,
@@ -419,7 +419,9 @@ pub async fn run(manager: &SchemaManager<'_>, job: &dyn BatchJob) -> Result<Batc
         } else {
             String::new()
         }
-    ));
+    );
+    progress.finish(&summary);
+    context::report(&format!("{}: {summary}", job.name()));
     Ok(report)
 }
 

@@ -11,6 +11,10 @@ use crate::author::tuning::Tuning;
 /// A sink for notices (one line each): the CLI's event log, a test's buffer.
 pub type Notify = Arc<dyn Fn(&str) + Send + Sync>;
 
+/// Where a migration's results go (see [`report`]): the runner writes them into the
+/// migration's history row.
+pub type Reports = Arc<std::sync::Mutex<Vec<String>>>;
+
 /// The context of one migration run.
 #[derive(Clone)]
 pub struct RunContext {
@@ -20,6 +24,8 @@ pub struct RunContext {
     pub batch_table: String,
     /// Where notices go (`None`: `tracing` at info level).
     pub notify: Option<Notify>,
+    /// Where results go (`None`: nowhere beyond the notice).
+    pub reports: Option<Reports>,
 }
 
 impl Default for RunContext {
@@ -28,6 +34,7 @@ impl Default for RunContext {
             tuning: Tuning::default(),
             batch_table: crate::config::Config::default().batch_table,
             notify: None,
+            reports: None,
         }
     }
 }
@@ -44,6 +51,28 @@ pub fn current() -> RunContext {
 /// Runs `f` with `ctx` as its context.
 pub async fn scope<F: Future>(ctx: RunContext, f: F) -> F::Output {
     CONTEXT.scope(ctx, f).await
+}
+
+/// Records `text` as a result of the running migration (e.g. a batched data migration's
+/// batches, rows and longest batch): the runner writes it into the migration's history row
+/// (`notes`) and its [`crate::Step`]. Say it with [`notice`] too, to show it now.
+pub fn report(text: &str) {
+    if let Ok(Some(reports)) = CONTEXT.try_with(|c| c.reports.clone())
+        && let Ok(mut r) = reports.lock()
+    {
+        r.push(text.to_string());
+    }
+}
+
+/// Takes the results recorded so far (see [`report`]).
+pub fn take_reports() -> Vec<String> {
+    match CONTEXT.try_with(|c| c.reports.clone()) {
+        Ok(Some(reports)) => reports
+            .lock()
+            .map(|mut r| std::mem::take(&mut *r))
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    }
 }
 
 /// Reports `text` through the current context's sink.

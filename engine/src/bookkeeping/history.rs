@@ -397,7 +397,8 @@ impl History {
         .map(|_| ())
     }
 
-    /// Marks row `id` finished.
+    /// Marks row `id` finished; the migration's `reports` (see
+    /// [`crate::author::context::report`]), if any, join the run's notes.
     pub async fn finish<C: ConnectionTrait>(
         &self,
         db: &C,
@@ -405,9 +406,10 @@ impl History {
         started_at: NaiveDateTime,
         outcome: Outcome,
         error: Option<&str>,
+        reports: &[String],
     ) -> Result<(), DbErr> {
         let finished = now();
-        let stmt = Query::update()
+        let mut stmt = Query::update()
             .table(Alias::new(self.table.as_str()))
             .values([
                 (Alias::new("finished_at"), finished.into()),
@@ -420,6 +422,14 @@ impl History {
             ])
             .and_where(Expr::col(Alias::new("id")).eq(id))
             .to_owned();
+        if !reports.is_empty() {
+            let notes: Vec<String> = self
+                .notes()
+                .into_iter()
+                .chain(reports.iter().cloned())
+                .collect();
+            stmt.value(Alias::new("notes"), truncate_error(&notes.join("; ")));
+        }
         db.execute(&stmt).await.map(|_| ())
     }
 

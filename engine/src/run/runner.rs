@@ -120,6 +120,9 @@ pub struct Step {
     pub direction: Direction,
     /// Wall time including the ledger write and commit.
     pub duration_ms: u128,
+    /// What the migration reported (a batched data migration: its batches, rows changed and
+    /// longest batch); also in its history row's notes.
+    pub notes: Vec<String>,
 }
 
 /// What [`Runner::repair_report`] did.
@@ -814,6 +817,7 @@ impl Runner {
         let ctx = RunContext {
             tuning: self.options.tuning.clone(),
             batch_table: self.config.batch_table.clone(),
+            reports: Some(Default::default()),
             notify: Some(std::sync::Arc::new(move |text: &str| {
                 observer(&Event::Notice { text })
             })),
@@ -1055,7 +1059,7 @@ impl Runner {
         {
             let why = "the runner stopped before this migration finished (killed or crashed)";
             self.history
-                .finish(conn, e.id, e.started_at, Outcome::Failed, Some(why))
+                .finish(conn, e.id, e.started_at, Outcome::Failed, Some(why), &[])
                 .await
                 .map_err(db_err("updating the migration history"))?;
             e.outcome = Outcome::Failed;
@@ -1119,6 +1123,9 @@ impl Runner {
     {
         let version = migration.name();
         (self.observer)(&Event::Started { version, direction });
+        // What the migration reports (see context::report), from here on.
+        let _ = context::take_reports();
+        let mut notes = Vec::new();
         let started = Instant::now();
         let started_at = history::now();
         let backend = self.backend();
@@ -1235,12 +1242,14 @@ impl Runner {
                 Ok(()) => (Outcome::Succeeded, None),
                 Err(e) => (Outcome::Failed, Some(timeout::error_text(e))),
             };
+            notes = context::take_reports();
             self.history
-                .finish(conn, id, started_at, outcome, error.as_deref())
+                .finish(conn, id, started_at, outcome, error.as_deref(), &notes)
                 .await
                 .map_err(db_err("recording the end in the migration history"))?;
             body
         };
+        notes.extend(context::take_reports());
         match result {
             Ok(()) => {
                 let duration = started.elapsed();
@@ -1253,6 +1262,7 @@ impl Runner {
                     version: version.to_string(),
                     direction,
                     duration_ms: duration.as_millis(),
+                    notes,
                 })
             }
             Err(err) => {

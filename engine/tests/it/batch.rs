@@ -66,6 +66,7 @@ async fn run(db: &DatabaseConnection, tuning: Tuning) -> BatchReport {
         tuning,
         batch_table: PROGRESS_TABLE.into(),
         notify: Some(std::sync::Arc::new(|_: &str| {})),
+        reports: None,
     };
     context::scope(ctx, async {
         batch::run(&SchemaManager::new(db), &Fill)

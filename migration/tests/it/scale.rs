@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::support::{Watched, command, name_ending, names, ok, position, run_bin, stderr};
+use crate::support::{Watched, command, name_ending, names, ok, position, run_bin, stderr, stdout};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use test_support::{Backend, TestDb, exec, i64s, wait_for_async};
 
@@ -201,6 +201,22 @@ async fn backfill_fills_every_null_pattern_in_batches_and_down_is_a_no_op() {
         assert_eq!(i64s(&conn, &sql_for(b, STATE)).await, expected, "{b:?}");
         assert_eq!(null_rows(&conn).await, 0);
         assert_each_batch_once(b, &batches(&conn).await, &ids, 64, nulls);
+        // The history row of the backfill keeps what it did, longest batch included.
+        let o = ok(mig(d, url, &["history", "--format", "json"]));
+        let doc: serde_json::Value = serde_json::from_str(&stdout(&o)).expect("history JSON");
+        let row = doc["history"]
+            .as_array()
+            .and_then(|rows| rows.iter().find(|r| r["version"] == backfill.as_str()))
+            .cloned()
+            .unwrap_or_default();
+        let notes = row["notes"].as_str().unwrap_or_default();
+        assert!(
+            notes.contains(&format!(
+                "{backfill}: {} batch(es), {nulls} row(s) changed over",
+                expected_batches(&ids, 64)
+            )) && notes.contains("longest batch "),
+            "{b:?}: {row}"
+        );
 
         // down of the index and the backfill: data stays, recorded batches go.
         let o = ok(mig(d, url, &["down", "-n", &from_backfill]));
