@@ -504,6 +504,58 @@ const FILL: &str = "UPDATE telemetry SET position_x = COALESCE(position_x, 0.0),
      position_z = COALESCE(position_z, 0.0), orientation = COALESCE(orientation, 0.0) \
      WHERE position_x IS NULL OR position_y IS NULL OR position_z IS NULL OR orientation IS NULL";
 
+/// Lets the writes of the previous step reach the disk before the next one is timed, so that
+/// one contender does not pay for another's write-back: the server's dirty pages (PostgreSQL:
+/// a checkpoint; MariaDB: until InnoDB has flushed its dirty pages, at most 60 s), then the OS
+/// page cache (`sync`).
+async fn quiesce(conn: &DatabaseConnection) {
+    match conn.get_database_backend() {
+        DbBackend::Postgres => {
+            let _ = conn.execute_unprepared("CHECKPOINT").await;
+        }
+        DbBackend::MySql => {
+            // Flush at full speed meanwhile (the setting is put back after).
+            let old = conn
+                .query_one_raw(migration::sea_orm::Statement::from_string(
+                    DbBackend::MySql,
+                    "SELECT CAST(@@GLOBAL.innodb_max_dirty_pages_pct AS CHAR)",
+                ))
+                .await
+                .ok()
+                .flatten()
+                .and_then(|r| r.try_get_by_index::<String>(0).ok());
+            let _ = conn
+                .execute_unprepared("SET GLOBAL innodb_max_dirty_pages_pct = 0")
+                .await;
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_secs(60) {
+                let dirty = conn
+                    .query_one_raw(migration::sea_orm::Statement::from_string(
+                        DbBackend::MySql,
+                        "SELECT CAST(VARIABLE_VALUE AS SIGNED) FROM information_schema.GLOBAL_STATUS \
+                         WHERE VARIABLE_NAME = 'INNODB_BUFFER_POOL_PAGES_DIRTY'",
+                    ))
+                    .await
+                    .ok()
+                    .flatten()
+                    .and_then(|r| r.try_get_by_index::<i64>(0).ok())
+                    .unwrap_or(0);
+                if dirty < 100 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            if let Some(old) = old.filter(|v| v.parse::<f64>().is_ok()) {
+                let _ = conn
+                    .execute_unprepared(&format!("SET GLOBAL innodb_max_dirty_pages_pct = {old}"))
+                    .await;
+            }
+        }
+        _ => {}
+    }
+    let _ = Command::new("sync").status();
+}
+
 async fn backfill(args: &Args, backends: &[Backend], db: &str) {
     println!(
         "\n### Telemetry backfill on {} rows (10% with NULLs), one run each\n",
@@ -523,6 +575,7 @@ async fn backfill(args: &Args, backends: &[Backend], db: &str) {
         let conn = telemetry_db(args, b, db).await;
         let backend = conn.get_database_backend();
         // 1. One set-based statement, rolled back.
+        quiesce(&conn).await;
         let txn = conn.begin().await.expect("begin");
         let t = Instant::now();
         txn.execute_unprepared(FILL).await.expect("update");
@@ -576,6 +629,7 @@ async fn backfill(args: &Args, backends: &[Backend], db: &str) {
         txn.rollback().await.expect("rollback");
         // 1b. The one statement again, committed like the migration's batches are (the
         // rolled-back figure above leaves out writing the changes), then the NULLs put back.
+        quiesce(&conn).await;
         let txn = conn.begin().await.expect("begin");
         let t = Instant::now();
         txn.execute_unprepared(FILL).await.expect("update");
@@ -589,6 +643,7 @@ async fn backfill(args: &Args, backends: &[Backend], db: &str) {
                 .await
                 .expect("vacuum");
         }
+        quiesce(&conn).await;
         let _ = conn.close().await;
         // 3. The batched migration.
         let to = migration_named("_telemetry_backfill");
