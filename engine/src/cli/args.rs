@@ -125,7 +125,6 @@ pub struct Safety {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
-#[command(defer = true)]
 pub enum Command {
     /// Apply pending migrations (all, -n N of them, or up to --to VERSION)
     Up {
@@ -636,6 +635,16 @@ mod tests {
         }
     }
 
+    /// The whole definition, every subcommand built, passes clap's own consistency checks
+    /// (unique names: a subcommand flag may shadow a global one of the same id).
+    #[test]
+    fn the_definition_passes_clap_checks() {
+        command(&Config::new("shop")).debug_assert();
+        let args: Vec<std::ffi::OsString> =
+            ["migration", "verify"].iter().map(Into::into).collect();
+        only_named(command(&Config::new("shop")), &args).debug_assert();
+    }
+
     /// Keeping only the named subcommands parses every command line as the whole definition
     /// does: flags before and after the subcommand, values that name a subcommand, nested
     /// subcommands, help of a subcommand, usage errors.
@@ -699,6 +708,9 @@ mod tests {
                 "json",
             ],
             &["migration", "history", "--limit", "3"],
+            &["migration", "verify", "--batch-size", "500"],
+            &["migration", "--batch-size", "7", "verify"],
+            &["migration", "up", "--batch-size", "7"],
             &["migration", "up", "--nope"],
             &["migration", "up", "-n", "x"],
             &["migration", "up", "--help"],
