@@ -9,7 +9,9 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, Statement};
 use sea_orm_migration::prelude::*;
 use test_support::Backend;
 
-struct Create(&'static str, &'static [&'static str]);
+/// A migration creating the tables it names (each with an integer `id` key), dropping them on
+/// `down`; shared with the other tests of this crate.
+pub(crate) struct Create(pub &'static str, pub &'static [&'static str]);
 
 impl MigrationName for Create {
     fn name(&self) -> &str {

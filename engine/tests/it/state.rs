@@ -4,47 +4,16 @@
 //! checksum refused.
 
 use migration_engine::{ChecksumState, Problem, Runner, State, Target};
-use sea_orm::{ConnectionTrait, DbErr};
+use sea_orm::ConnectionTrait;
 use sea_orm_migration::prelude::*;
-use test_support::{exec, i64s};
+use test_support::{Backend, exec, i64s};
 
-struct Create(&'static str, &'static str);
-
-impl MigrationName for Create {
-    fn name(&self) -> &str {
-        self.0
-    }
-}
-
-#[async_trait::async_trait]
-impl MigrationTrait for Create {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .create_table(
-                Table::create()
-                    .table(Alias::new(self.1))
-                    .col(
-                        ColumnDef::new(Alias::new("id"))
-                            .integer()
-                            .not_null()
-                            .primary_key(),
-                    )
-                    .to_owned(),
-            )
-            .await
-    }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .drop_table(Table::drop().table(Alias::new(self.1)).to_owned())
-            .await
-    }
-}
+use crate::replay::Create;
 
 fn migrations() -> Vec<Box<dyn MigrationTrait>> {
     vec![
-        Box::new(Create("m20990201_000001_one", "state_one")),
-        Box::new(Create("m20990201_000002_two", "state_two")),
+        Box::new(Create("m20990201_000001_one", &["state_one"])),
+        Box::new(Create("m20990201_000002_two", &["state_two"])),
     ]
 }
 
@@ -88,6 +57,20 @@ async fn set_checksum<C: ConnectionTrait>(db: &C, history: &str, version: &str, 
     .await;
 }
 
+/// Tampers with the recorded checksum of migration `index`: its state says changed and it is
+/// the one problem found.
+async fn assert_tamper_refused(runner: &Runner, history: &str, index: usize, b: Backend) {
+    let version = migrations()[index].name().to_string();
+    set_checksum(runner.connection(), history, &version, "tampered").await;
+    let (states, problems) = decisions(runner).await;
+    assert_eq!(
+        states[index],
+        (State::Applied, ChecksumState::Changed),
+        "{b:?}"
+    );
+    assert_eq!(problems, [format!("checksum changed: {version}")], "{b:?}");
+}
+
 #[tokio::test]
 async fn a_long_history_leads_to_the_same_decisions_as_a_short_one() {
     each_backend!("state", |db| {
@@ -105,14 +88,7 @@ async fn a_long_history_leads_to_the_same_decisions_as_a_short_one() {
 
         // A tampered checksum is refused, read whole.
         let recorded = runner.checksum(0).await.expect("checksum");
-        set_checksum(&conn, &history, "m20990201_000001_one", "tampered").await;
-        let (states, problems) = decisions(&runner).await;
-        assert_eq!(states[0], (State::Applied, ChecksumState::Changed), "{b:?}");
-        assert_eq!(
-            problems,
-            ["checksum changed: m20990201_000001_one"],
-            "{b:?}"
-        );
+        assert_tamper_refused(&runner, &history, 0, b).await;
         set_checksum(&conn, &history, "m20990201_000001_one", &recorded).await;
 
         // Make the history long: 100 rows of a migration this build no longer has, each a
@@ -150,14 +126,7 @@ async fn a_long_history_leads_to_the_same_decisions_as_a_short_one() {
         assert_eq!(decisions(&runner).await, short, "{b:?}: after down and up");
 
         // A tampered checksum is refused, read grouped, and `up` refuses to run.
-        set_checksum(&conn, &history, "m20990201_000002_two", "tampered").await;
-        let (states, problems) = decisions(&runner).await;
-        assert_eq!(states[1], (State::Applied, ChecksumState::Changed), "{b:?}");
-        assert_eq!(
-            problems,
-            ["checksum changed: m20990201_000002_two"],
-            "{b:?}"
-        );
+        assert_tamper_refused(&runner, &history, 1, b).await;
         assert!(runner.up(&Target::All).await.is_err(), "{b:?}: up refuses");
         let _ = conn.close().await;
     });
