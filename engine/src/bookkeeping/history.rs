@@ -11,6 +11,7 @@ use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order, Query, SimpleExpr, Table
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, QueryResult, Value};
 
 use crate::author::columns;
+use crate::bookkeeping::state_row::{self, Row, Scalar};
 
 /// Outcome of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -504,51 +505,62 @@ impl History {
                 "unexpected migration state from the database: {what}"
             ))
         };
-        let ledger_json: Vec<Vec<serde_json::Value>> =
-            serde_json::from_str(&row.try_get::<String>("", "ledger")?)
-                .map_err(|e| bad(&e.to_string()))?;
-        let history_json: Vec<Vec<serde_json::Value>> =
-            serde_json::from_str(&row.try_get::<String>("", "history")?)
-                .map_err(|e| bad(&e.to_string()))?;
-        let applied = ledger_json
+        let ledger_text = row.try_get::<String>("", "ledger")?;
+        let applied = state_row::parse::<2>(&ledger_text)
+            .map_err(|e| bad(&e.to_string()))?
             .into_iter()
-            .map(|mut r| {
-                r.resize(2, serde_json::Value::Null);
+            .map(|Row([version, applied_at])| {
                 Ok((
-                    json_take_str(&mut r[0]).ok_or_else(|| bad("version"))?,
-                    json_i64(&r[1]).ok_or_else(|| bad("applied_at"))?,
+                    version.into_string().ok_or_else(|| bad("version"))?,
+                    applied_at.as_i64().ok_or_else(|| bad("applied_at"))?,
                 ))
             })
             .collect::<Result<Vec<_>, DbErr>>()?;
-        let mut entries = history_json
+        let history_text = row.try_get::<String>("", "history")?;
+        let parsed = state_row::parse::<10>(&history_text).map_err(|e| bad(&e.to_string()))?;
+        let mut entries = parsed
             .into_iter()
-            .map(|mut r| {
-                r.resize(10, serde_json::Value::Null);
-                let id = json_i64(&r[0]).ok_or_else(|| bad("a history row without an id"))?;
+            .map(|Row(r)| {
+                let [
+                    id,
+                    version,
+                    direction,
+                    checksum,
+                    outcome,
+                    transactional,
+                    repaired_at,
+                    error,
+                    duration_ms,
+                    started_at,
+                ] = r;
+                let id = id
+                    .as_i64()
+                    .ok_or_else(|| bad("a history row without an id"))?;
                 let field = |name: &str| malformed(&self.table, id, name);
-                let time =
-                    |v: &serde_json::Value, name: &str| -> Result<Option<NaiveDateTime>, DbErr> {
-                        match v {
-                            serde_json::Value::Null => Ok(None),
-                            serde_json::Value::String(t) => {
-                                parse_time(t).map(Some).ok_or_else(|| field(name))
-                            }
-                            _ => Err(field(name)),
-                        }
-                    };
+                let time = |v: &Scalar, name: &str| -> Result<Option<NaiveDateTime>, DbErr> {
+                    match v {
+                        Scalar::Null => Ok(None),
+                        Scalar::Str(t) => parse_time(t).map(Some).ok_or_else(|| field(name)),
+                        _ => Err(field(name)),
+                    }
+                };
                 Ok(Entry {
                     id,
-                    direction: json_take_str(&mut r[2]).ok_or_else(|| field("direction"))?,
-                    checksum: json_take_str(&mut r[3]),
-                    outcome: json_take_str(&mut r[4])
-                        .and_then(|o| Outcome::parse(&o))
+                    direction: direction.into_string().ok_or_else(|| field("direction"))?,
+                    checksum: checksum.into_string(),
+                    outcome: outcome
+                        .as_str()
+                        .and_then(Outcome::parse)
                         .ok_or_else(|| field("outcome"))?,
-                    transactional: json_bool(&r[5]).ok_or_else(|| field("transactional"))?,
-                    repaired_at: time(&r[6], "repaired_at")?,
-                    error: json_take_str(&mut r[7]),
-                    duration_ms: json_i64(&r[8]),
-                    started_at: time(&r[9], "started_at")?.ok_or_else(|| field("started_at"))?,
-                    version: json_take_str(&mut r[1]).ok_or_else(|| field("version"))?,
+                    transactional: transactional
+                        .as_bool()
+                        .ok_or_else(|| field("transactional"))?,
+                    repaired_at: time(&repaired_at, "repaired_at")?,
+                    error: error.into_string(),
+                    duration_ms: duration_ms.as_i64(),
+                    started_at: time(&started_at, "started_at")?
+                        .ok_or_else(|| field("started_at"))?,
+                    version: version.into_string().ok_or_else(|| field("version"))?,
                     finished_at: None,
                     tool_version: String::new(),
                     host: String::new(),
@@ -621,23 +633,6 @@ impl History {
 }
 
 /// The text of a JSON value (a string as is, other non-null values rendered), moved out of `v`.
-fn json_take_str(v: &mut serde_json::Value) -> Option<String> {
-    match v.take() {
-        serde_json::Value::String(s) => Some(s),
-        serde_json::Value::Null => None,
-        other => Some(other.to_string()),
-    }
-}
-
-fn json_i64(v: &serde_json::Value) -> Option<i64> {
-    v.as_i64()
-        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-}
-
-fn json_bool(v: &serde_json::Value) -> Option<bool> {
-    v.as_bool().or_else(|| json_i64(v).map(|n| n != 0))
-}
-
 /// The error for history row `id` of `table` whose `field` is missing or unreadable.
 fn malformed(table: &str, id: i64, field: &str) -> DbErr {
     DbErr::Custom(format!(

@@ -5,3 +5,4 @@ pub mod alembic;
 pub mod history;
 pub mod ledger;
 pub mod lock;
+mod state_row;

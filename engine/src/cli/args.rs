@@ -381,6 +381,11 @@ const PREFIXED_ENV: &[(&str, &str)] = &[
 /// The command-line definition for `config`: its binary name, help text and environment
 /// variables (`<PREFIX>_ENV`, `<PREFIX>_BACKUP_DIR`, ...).
 pub fn command(config: &Config) -> clap::Command {
+    with_env_vars(bare_command(config), config)
+}
+
+/// [`command`] without the project's environment variables.
+fn bare_command(config: &Config) -> clap::Command {
     let about = format!(
         "Apply, revert and inspect the {} database migrations",
         config.display_name
@@ -390,11 +395,10 @@ pub fn command(config: &Config) -> clap::Command {
          With no command, `up` runs.",
         config.default_sqlite_file
     );
-    let cmd = <Cli as clap::CommandFactory>::command()
+    <Cli as clap::CommandFactory>::command()
         .name(config.bin_name.clone())
         .about(about)
-        .long_about(long_about);
-    with_env_vars(cmd, config)
+        .long_about(long_about)
 }
 
 /// Gives every flag of `cmd` (and its subcommands) that has a project environment variable
@@ -430,7 +434,9 @@ where
     T: Into<std::ffi::OsString> + Clone,
 {
     let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
-    let matches = only_named(command(config), &args).get_matches_from(args);
+    // Environment variables after pruning: giving them to every subcommand is most of the cost.
+    let cmd = with_env_vars(only_named(bare_command(config), &args), config);
+    let matches = cmd.get_matches_from(args);
     match <Cli as clap::FromArgMatches>::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(e) => e.exit(),

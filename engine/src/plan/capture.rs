@@ -6,13 +6,11 @@
 //! such a migration is marked [`Capture::data_dependent`], because on a real database its SQL
 //! may differ from what is captured here.
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use sea_orm::{
-    DatabaseConnection, DatabaseConnectionType, DbBackend, DbErr, ExecResult, MockDatabase,
-    MockDatabaseConnection, MockDatabaseTrait, MockExecResult, QueryResult, Statement, Transaction,
-    Value,
+    DatabaseConnection, DatabaseConnectionType, DbBackend, DbErr, ExecResult,
+    MockDatabaseConnection, MockDatabaseTrait, QueryResult, Statement, Transaction,
 };
 use sea_orm_migration::{MigrationTrait, SchemaManager};
 use sha2::{Digest, Sha256};
@@ -62,16 +60,19 @@ impl Capture {
     /// hash their queries too, so a changed decision logic changes the checksum.
     pub fn checksum(&self) -> String {
         let mut hasher = Sha256::new();
+        // The bytes of `normalize(s)`, built in one buffer and hashed at once: a no-op `up`
+        // hashes every applied migration.
+        let mut normal = String::new();
         for s in self.statements.iter().chain(&self.queries) {
-            // The bytes of `normalize(s)`, without building it: a no-op `up` hashes every
-            // applied migration.
+            normal.clear();
             for (i, word) in s.split_whitespace().enumerate() {
                 if i > 0 {
-                    hasher.update(b" ");
+                    normal.push(' ');
                 }
-                hasher.update(word.as_bytes());
+                normal.push_str(word);
             }
-            hasher.update(b";\n");
+            normal.push_str(";\n");
+            hasher.update(normal.as_bytes());
         }
         to_hex(&hasher.finalize())
     }
@@ -143,13 +144,13 @@ impl MockDatabaseTrait for Recorder {
     fn execute(&mut self, _counter: usize, stmt: Statement) -> Result<ExecResult, DbErr> {
         if let Ok(mut log) = self.log.lock() {
             // Values inlined by the statement's `Display`; without values that is its text
-            // as is, taken without going through the formatter (checksums capture every
-            // applied migration on every run).
+            // as is, taken without copying (checksums capture every applied migration on
+            // every run).
             let has_values = stmt.values.as_ref().is_some_and(|v| !v.0.is_empty());
             let sql = if stmt.values.is_none() {
-                std::borrow::Cow::Borrowed(stmt.sql.as_str())
+                stmt.sql
             } else {
-                std::borrow::Cow::Owned(stmt.to_string())
+                stmt.to_string()
             };
             if sql == RESUMABLE_MARKER {
                 log.resumable = true;
@@ -161,22 +162,23 @@ impl MockDatabaseTrait for Recorder {
                 }
             } else {
                 log.bound_values |= has_values;
-                log.statements
-                    .push(sql.trim().trim_end_matches(';').to_string());
+                let bare = sql.trim().trim_end_matches(';');
+                let statement = if bare.len() == sql.len() {
+                    sql
+                } else {
+                    bare.to_string()
+                };
+                log.statements.push(statement);
             }
         }
-        MockDatabase::new(self.backend)
-            .append_exec_results([MockExecResult::default()])
-            .execute(0, stmt)
+        Ok(no_rows_affected(self.backend))
     }
 
     fn query(&mut self, _counter: usize, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
         if let Ok(mut log) = self.log.lock() {
             log.queries.push(stmt.to_string());
         }
-        MockDatabase::new(self.backend)
-            .append_query_results([Vec::<BTreeMap<String, Value>>::new()])
-            .query(0, stmt)
+        Ok(Vec::new())
     }
 
     fn begin(&mut self) {}
@@ -198,46 +200,84 @@ impl MockDatabaseTrait for Recorder {
     }
 }
 
-fn recording_connection(backend: DbBackend) -> (DatabaseConnection, Arc<Mutex<Log>>) {
-    let log = Arc::new(Mutex::new(Log::default()));
-    let recorder = Recorder {
-        backend,
-        log: log.clone(),
-    };
-    let conn = DatabaseConnectionType::MockDatabaseConnection(Arc::new(
-        MockDatabaseConnection::new(recorder),
-    ))
-    .into();
-    (conn, log)
+/// What executing a statement returns under capture: no rows affected, no id inserted (the
+/// driver's own empty result, which is what a real database returns for DDL).
+fn no_rows_affected(backend: DbBackend) -> ExecResult {
+    match backend {
+        DbBackend::Postgres => sqlx::postgres::PgQueryResult::default().into(),
+        DbBackend::MySql => sqlx::mysql::MySqlQueryResult::default().into(),
+        _ => sqlx::sqlite::SqliteQueryResult::default().into(),
+    }
 }
 
-/// Captures what `migration` would run in `direction` on `backend`.
+/// A recording connection, kept open across captures: a caller capturing many migrations (a
+/// no-op `up` verifies the checksum of every applied one) sets it up once.
+///
+/// Migrations get a [`SchemaManager`] on the connection itself, never on a transaction of it:
+/// migration code may ask whether it is being captured
+/// ([`sea_orm::ConnectionTrait::is_mock_connection`], which a transaction answers `false`).
+pub struct Recording {
+    conn: DatabaseConnection,
+    log: Arc<Mutex<Log>>,
+}
+
+impl Recording {
+    /// A recording connection for `backend`.
+    pub fn open(backend: DbBackend) -> Self {
+        let log = Arc::new(Mutex::new(Log::default()));
+        let recorder = Recorder {
+            backend,
+            log: log.clone(),
+        };
+        let conn = DatabaseConnectionType::MockDatabaseConnection(Arc::new(
+            MockDatabaseConnection::new(recorder),
+        ))
+        .into();
+        Self { conn, log }
+    }
+
+    /// Captures what `migration` would run in `direction`.
+    pub async fn capture(
+        &mut self,
+        migration: &dyn MigrationTrait,
+        direction: Direction,
+    ) -> Result<Capture, DbErr> {
+        // Whatever an earlier capture left (it cannot, but a log is never shared).
+        self.take_log()?;
+        let manager = SchemaManager::new(&self.conn);
+        let outcome = match direction {
+            Direction::Up => migration.up(&manager).await,
+            Direction::Down => migration.down(&manager).await,
+        };
+        drop(manager);
+        let log = self.take_log()?;
+        Ok(Capture {
+            data_dependent: !log.queries.is_empty(),
+            statements: log.statements,
+            queries: log.queries,
+            incomplete: outcome.err().map(|e| e.to_string()),
+            resumable: log.resumable,
+            foreign_keys_off: log.foreign_keys_off,
+            lint_allowed: log.lint_allowed,
+            bound_values: log.bound_values,
+        })
+    }
+
+    fn take_log(&self) -> Result<Log, DbErr> {
+        self.log
+            .lock()
+            .map(|mut l| std::mem::take(&mut *l))
+            .map_err(|_| DbErr::Custom("capture log poisoned".into()))
+    }
+}
+
+/// Captures what `migration` would run in `direction` on `backend` (one [`Recording`]).
 pub async fn capture(
     migration: &dyn MigrationTrait,
     direction: Direction,
     backend: DbBackend,
 ) -> Result<Capture, DbErr> {
-    let (conn, log) = recording_connection(backend);
-    let manager = SchemaManager::new(&conn);
-    let outcome = match direction {
-        Direction::Up => migration.up(&manager).await,
-        Direction::Down => migration.down(&manager).await,
-    };
-    drop(manager);
-    let log = log
-        .lock()
-        .map(|mut l| std::mem::take(&mut *l))
-        .map_err(|_| DbErr::Custom("capture log poisoned".into()))?;
-    Ok(Capture {
-        data_dependent: !log.queries.is_empty(),
-        statements: log.statements,
-        queries: log.queries,
-        incomplete: outcome.err().map(|e| e.to_string()),
-        resumable: log.resumable,
-        foreign_keys_off: log.foreign_keys_off,
-        lint_allowed: log.lint_allowed,
-        bound_values: log.bound_values,
-    })
+    Recording::open(backend).capture(migration, direction).await
 }
 
 #[cfg(test)]

@@ -77,20 +77,48 @@ pub fn resolve_version(names: &[&str], given: &str) -> Result<usize, MigrateErro
 }
 
 /// Applied versions this build does not know, oldest name first.
-pub fn unknown_applied(names: &[&str], applied: &BTreeSet<String>) -> Vec<String> {
+/// The versions a database has applied, as the planner reads them: a set of names, or the
+/// ledger's map of names to when they were applied.
+pub trait Applied {
+    /// Whether `version` is applied.
+    fn contains(&self, version: &str) -> bool;
+    /// Every applied version, in order.
+    fn versions(&self) -> impl Iterator<Item = &str>;
+}
+
+impl Applied for BTreeSet<String> {
+    fn contains(&self, version: &str) -> bool {
+        BTreeSet::contains(self, version)
+    }
+    fn versions(&self) -> impl Iterator<Item = &str> {
+        self.iter().map(String::as_str)
+    }
+}
+
+impl<V> Applied for std::collections::BTreeMap<String, V> {
+    fn contains(&self, version: &str) -> bool {
+        self.contains_key(version)
+    }
+    fn versions(&self) -> impl Iterator<Item = &str> {
+        self.keys().map(String::as_str)
+    }
+}
+
+/// Applied versions that are not in `names` (in order).
+pub fn unknown_applied(names: &[&str], applied: &impl Applied) -> Vec<String> {
     // A set, not `names.contains`: a no-op `up` of a long chain would be quadratic.
     let known: std::collections::HashSet<&str> = names.iter().copied().collect();
     applied
-        .iter()
-        .filter(|v| !known.contains(v.as_str()))
-        .cloned()
+        .versions()
+        .filter(|v| !known.contains(v))
+        .map(str::to_string)
         .collect()
 }
 
 /// Plans `up`: the pending migrations in list order, limited by `target`.
 pub fn plan_up(
     names: &[&str],
-    applied: &BTreeSet<String>,
+    applied: &impl Applied,
     target: &Target,
 ) -> Result<Plan, MigrateError> {
     refuse_unknown(names, applied)?;
@@ -125,7 +153,7 @@ pub fn plan_up(
 /// Plans `down`: applied migrations in reverse list order, limited by `target`.
 pub fn plan_down(
     names: &[&str],
-    applied: &BTreeSet<String>,
+    applied: &impl Applied,
     target: &Target,
 ) -> Result<Plan, MigrateError> {
     refuse_unknown(names, applied)?;
@@ -152,7 +180,7 @@ pub fn plan_down(
     })
 }
 
-fn refuse_unknown(names: &[&str], applied: &BTreeSet<String>) -> Result<(), MigrateError> {
+fn refuse_unknown(names: &[&str], applied: &impl Applied) -> Result<(), MigrateError> {
     let unknown = unknown_applied(names, applied);
     if unknown.is_empty() {
         Ok(())

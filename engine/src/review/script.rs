@@ -364,7 +364,7 @@ pub async fn offline_script(
     let plan = match direction {
         Direction::Up => plan::plan_up(&names, &BTreeSet::new(), target)?,
         Direction::Down => {
-            let all = names.iter().map(|n| n.to_string()).collect();
+            let all: BTreeSet<String> = names.iter().map(|n| n.to_string()).collect();
             plan::plan_down(&names, &all, target)?
         }
     };

@@ -4,7 +4,7 @@
 //! roll DDL back (PostgreSQL and SQLite) with its ledger and history rows in that transaction,
 //! and an `in-progress` history row written first where it cannot (MySQL/MariaDB).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use sea_orm::{
@@ -185,70 +185,96 @@ impl Default for RunOptions {
 struct Recorded {
     applied: BTreeMap<String, i64>,
     entries: Vec<history::Entry>,
-    /// Per version: the latest checksum recorded by a successful up (or repair).
-    checksums: HashMap<String, String>,
-    /// Per version: the duration of its latest successful `up`.
-    durations: HashMap<String, i64>,
-    /// Per version: the id of its latest row.
-    latest: HashMap<String, i64>,
+    /// Per version with history rows, in version order: the rows that decide its state.
+    decisive: Vec<Decisive>,
     /// Versions of this build the history records as applied and the ledger lacks, with when
     /// they were applied (Unix seconds); see [`Runner::missing_from_ledger`].
     missing: BTreeMap<String, i64>,
 }
 
+/// The rows of one version that decide its state, as indexes into [`Recorded::entries`].
+#[derive(Clone, Copy)]
+struct Decisive {
+    /// Its latest row.
+    latest: usize,
+    /// Its latest successful row.
+    success: Option<usize>,
+    /// Its latest successful row other than a `down` (an `up` or a `repair`): the checksum.
+    applied: Option<usize>,
+    /// Its latest successful `up`: the duration.
+    up: Option<usize>,
+}
+
 impl Recorded {
     fn new(applied: BTreeMap<String, i64>, entries: Vec<history::Entry>) -> Self {
-        let (mut checksums, mut durations, mut latest) =
-            (HashMap::new(), HashMap::new(), HashMap::new());
-        let mut ok_id: HashMap<&str, i64> = HashMap::new();
-        let mut up_id: HashMap<&str, i64> = HashMap::new();
-        for e in &entries {
-            let v = e.version.as_str();
-            if latest.get(v).is_none_or(|&id| e.id > id) {
-                latest.insert(e.version.clone(), e.id);
-            }
-            if e.outcome == Outcome::Succeeded
-                && e.direction != "down"
-                && ok_id.get(v).is_none_or(|&id| e.id > id)
+        // One pass over the rows grouped by version (an index sort: no string is copied).
+        let mut order: Vec<usize> = (0..entries.len()).collect();
+        order.sort_unstable_by(|&a, &b| entries[a].version.cmp(&entries[b].version));
+        let newer = |best: Option<usize>, i: usize| match best {
+            Some(b) if entries[b].id >= entries[i].id => Some(b),
+            _ => Some(i),
+        };
+        let mut decisive: Vec<Decisive> = Vec::new();
+        for i in order {
+            let e = &entries[i];
+            if decisive
+                .last()
+                .is_none_or(|d| entries[d.latest].version != e.version)
             {
-                ok_id.insert(v, e.id);
-                match &e.checksum {
-                    Some(c) => checksums.insert(e.version.clone(), c.clone()),
-                    None => checksums.remove(v),
-                };
+                decisive.push(Decisive {
+                    latest: i,
+                    success: None,
+                    applied: None,
+                    up: None,
+                });
             }
-            if e.outcome == Outcome::Succeeded
-                && e.direction == "up"
-                && up_id.get(v).is_none_or(|&id| e.id > id)
-            {
-                up_id.insert(v, e.id);
-                match e.duration_ms {
-                    Some(d) => durations.insert(e.version.clone(), d),
-                    None => durations.remove(v),
-                };
+            let Some(d) = decisive.last_mut() else {
+                continue;
+            };
+            if e.id > entries[d.latest].id {
+                d.latest = i;
+            }
+            if e.outcome == Outcome::Succeeded {
+                d.success = newer(d.success, i);
+                if e.direction != "down" {
+                    d.applied = newer(d.applied, i);
+                }
+                if e.direction == "up" {
+                    d.up = newer(d.up, i);
+                }
             }
         }
         Self {
             applied,
             entries,
-            checksums,
-            durations,
-            latest,
+            decisive,
             missing: BTreeMap::new(),
         }
     }
 
-    fn versions(&self) -> BTreeSet<String> {
-        self.applied.keys().cloned().collect()
+    /// The rows that decide the state of `version`, if it has any.
+    fn decisive(&self, version: &str) -> Option<&Decisive> {
+        self.decisive
+            .binary_search_by(|d| self.entries[d.latest].version.as_str().cmp(version))
+            .ok()
+            .and_then(|i| self.decisive.get(i))
     }
 
     /// Latest checksum recorded by a successful up (or repair) of `version`.
     fn checksum(&self, version: &str) -> Option<&str> {
-        self.checksums.get(version).map(String::as_str)
+        let i = self.decisive(version)?.applied?;
+        self.entries[i].checksum.as_deref()
     }
 
+    /// Duration of the latest successful `up` of `version`.
     fn duration(&self, version: &str) -> Option<i64> {
-        self.durations.get(version).copied()
+        let i = self.decisive(version)?.up?;
+        self.entries[i].duration_ms
+    }
+
+    /// Id of the latest row of `version`.
+    fn latest_id(&self, version: &str) -> Option<i64> {
+        self.decisive(version).map(|d| self.entries[d.latest].id)
     }
 }
 
@@ -272,7 +298,7 @@ pub struct Runner {
     deadline: std::sync::Arc<timeout::Deadline>,
     /// Checksums computed so far, by migration index: a migration's capture is the same for
     /// the runner's whole life, and a long-lived runner (a service) asks for them often.
-    checksums: std::sync::Mutex<HashMap<usize, String>>,
+    checksums: std::sync::Mutex<Vec<Option<String>>>,
 }
 
 impl Runner {
@@ -343,25 +369,54 @@ impl Runner {
         self.db.get_database_backend()
     }
 
+    /// Hands the runner checksums computed ahead by [`precompute_checksums`] for the same
+    /// migrations, backend, configuration and options (`None`: not computed).
+    pub fn with_checksums(self, checksums: Vec<Option<String>>) -> Self {
+        if let Ok(mut cache) = self.checksums.lock() {
+            *cache = checksums;
+        }
+        self
+    }
+
     /// Checksum of what migration `index` does on this backend.
     pub async fn checksum(&self, index: usize) -> Result<String, MigrateError> {
+        if let Some(known) = self.known_checksum(index) {
+            return Ok(known);
+        }
+        let mut recording = capture::Recording::open(self.backend());
+        self.checksum_in(index, &mut recording).await
+    }
+
+    /// The checksum of migration `index` computed earlier by this runner, if any.
+    fn known_checksum(&self, index: usize) -> Option<String> {
+        self.checksums
+            .lock()
+            .ok()
+            .and_then(|c| c.get(index).cloned().flatten())
+    }
+
+    /// [`Runner::checksum`], capturing through `recording` (one for many migrations).
+    async fn checksum_in(
+        &self,
+        index: usize,
+        recording: &mut capture::Recording,
+    ) -> Result<String, MigrateError> {
         let Some(m) = self.migrations.get(index) else {
             return Ok(String::new());
         };
-        if let Some(known) = self
-            .checksums
-            .lock()
-            .ok()
-            .and_then(|c| c.get(&index).cloned())
-        {
+        if let Some(known) = self.known_checksum(index) {
             return Ok(known);
         }
-        let checksum = capture::capture(m.as_ref(), Direction::Up, self.backend())
+        let checksum = recording
+            .capture(m.as_ref(), Direction::Up)
             .await
             .map(|c| c.checksum())
             .map_err(db_err("computing a checksum"))?;
         if let Ok(mut cache) = self.checksums.lock() {
-            cache.insert(index, checksum.clone());
+            if cache.len() <= index {
+                cache.resize(index + 1, None);
+            }
+            cache[index] = Some(checksum.clone());
         }
         Ok(checksum)
     }
@@ -502,6 +557,7 @@ impl Runner {
         conn: &C,
     ) -> Result<Option<Recorded>, MigrateError> {
         let warm = async {
+            let mut recording = capture::Recording::open(self.backend());
             for i in 0..self.migrations.len() {
                 // Captures never wait: yield now and then, so that the state query is sent
                 // (its connection acquired, its request handed to the driver) while they run.
@@ -509,7 +565,7 @@ impl Runner {
                     tokio::task::yield_now().await;
                 }
                 // An error here is met again, and reported, where the checksum is needed.
-                if self.checksum(i).await.is_err() {
+                if self.checksum_in(i, &mut recording).await.is_err() {
                     break;
                 }
             }
@@ -527,8 +583,9 @@ impl Runner {
         conn: &C,
         rec: &Recorded,
     ) -> Result<BTreeMap<String, i64>, MigrateError> {
-        let names: BTreeSet<&str> = self.names().into_iter().collect();
-        let (missing, unsure) = applied_by_history(&rec.entries, &rec.applied, &names);
+        // Asked only of versions the ledger lacks whose history says applied: rare.
+        let is_known = |v: &str| self.migrations.iter().any(|m| m.name() == v);
+        let (missing, unsure) = applied_by_history(rec, &rec.applied, is_known);
         if !unsure {
             return Ok(missing);
         }
@@ -537,7 +594,8 @@ impl Runner {
             .entries(conn, None)
             .await
             .map_err(db_err("reading the migration history"))?;
-        Ok(applied_by_history(&all, &rec.applied, &names).0)
+        let all = Recorded::new(BTreeMap::new(), all);
+        Ok(applied_by_history(&all, &rec.applied, is_known).0)
     }
 
     /// [`Runner::read`], treating missing bookkeeping as an empty record.
@@ -564,7 +622,7 @@ impl Runner {
         let mut problems = Vec::new();
         for e in rec.entries.iter().filter(|e| e.is_blocking()) {
             // Only the latest run of a version matters: a later success supersedes a failure.
-            let latest = rec.latest.get(&e.version).copied();
+            let latest = rec.latest_id(&e.version);
             if latest == Some(e.id) && !self.resumable(&e.version).await {
                 problems.push(Problem::Unrepaired {
                     version: e.version.clone(),
@@ -574,7 +632,7 @@ impl Runner {
                 });
             }
         }
-        for version in plan::unknown_applied(&names, &rec.versions()) {
+        for version in plan::unknown_applied(&names, &rec.applied) {
             problems.push(Problem::UnknownApplied { version });
         }
         for version in rec.missing.keys() {
@@ -694,8 +752,8 @@ impl Runner {
     ) -> Result<Plan, MigrateError> {
         let names = self.names();
         match direction {
-            Direction::Up => plan::plan_up(&names, &rec.versions(), target),
-            Direction::Down => plan::plan_down(&names, &rec.versions(), target),
+            Direction::Up => plan::plan_up(&names, &rec.applied, target),
+            Direction::Down => plan::plan_down(&names, &rec.applied, target),
         }
     }
 
@@ -815,12 +873,10 @@ impl Runner {
     async fn run(&self, op: Op) -> Result<Vec<Step>, MigrateError> {
         let observer = self.observer.clone();
         let ctx = RunContext {
-            tuning: self.options.tuning.clone(),
-            batch_table: self.config.batch_table.clone(),
-            reports: Some(Default::default()),
             notify: Some(std::sync::Arc::new(move |text: &str| {
                 observer(&Event::Notice { text })
             })),
+            ..run_context(&self.config, &self.options)
         };
         context::scope(ctx, self.run_unscoped(op)).await
     }
@@ -1399,32 +1455,72 @@ fn db_err(action: &'static str) -> impl Fn(DbErr) -> MigrateError {
 /// `down`, whose latest run is not a `down`, and which `ledger` lacks, with the time of that
 /// run. The flag says whether a failed run follows such a success, so a `down` between them
 /// may be missing from a subset.
-fn applied_by_history(
-    entries: &[history::Entry],
-    ledger: &BTreeMap<String, i64>,
-    names: &BTreeSet<&str>,
-) -> (BTreeMap<String, i64>, bool) {
-    let mut latest: HashMap<&str, &history::Entry> = HashMap::new();
-    let mut success: HashMap<&str, &history::Entry> = HashMap::new();
-    for e in entries {
-        let v = e.version.as_str();
-        if latest.get(v).is_none_or(|l| e.id > l.id) {
-            latest.insert(v, e);
-        }
-        if e.outcome == Outcome::Succeeded && success.get(v).is_none_or(|l| e.id > l.id) {
-            success.insert(v, e);
-        }
+/// The context migrations run (and are captured) in under `config` and `options`, without a
+/// place for notices.
+fn run_context(config: &Config, options: &RunOptions) -> RunContext {
+    RunContext {
+        tuning: options.tuning.clone(),
+        batch_table: config.batch_table.clone(),
+        reports: Some(Default::default()),
+        notify: None,
     }
+}
+
+/// The checksum of every migration of `migrations` on `backend`, as a [`Runner`] with `config`
+/// and `options` computes it (`None` where capturing failed: the runner meets that error again
+/// and reports it), for [`Runner::with_checksums`]. Capturing needs no database, so a caller
+/// about to run `up` computes them while it connects: a no-op `up` verifies every one.
+pub async fn precompute_checksums(
+    migrations: &[Box<dyn MigrationTrait>],
+    backend: DbBackend,
+    config: &Config,
+    options: &RunOptions,
+) -> Vec<Option<String>> {
+    let all = async {
+        let mut recording = capture::Recording::open(backend);
+        let mut sums = Vec::with_capacity(migrations.len());
+        for (i, m) in migrations.iter().enumerate() {
+            // Captures never wait: yield now and then, so that the connection being opened
+            // meanwhile makes progress.
+            if i % 8 == 0 {
+                tokio::task::yield_now().await;
+            }
+            let sum = recording.capture(m.as_ref(), Direction::Up).await;
+            sums.push(sum.ok().map(|c| c.checksum()));
+        }
+        sums
+    };
+    context::scope(run_context(config, options), all).await
+}
+
+/// Versions the rows of `rec` show as applied (their latest row is not a `down`, and their
+/// latest success is an `up` or a `repair`) that `ledger` lacks and `is_known` knows, with when
+/// they were applied; and whether the rows may be too few to tell (a failed run after the
+/// latest success: a `down` may lie between them).
+fn applied_by_history(
+    rec: &Recorded,
+    ledger: &BTreeMap<String, i64>,
+    is_known: impl Fn(&str) -> bool,
+) -> (BTreeMap<String, i64>, bool) {
     let down = Direction::Down.as_str();
     let mut missing = BTreeMap::new();
     let mut unsure = false;
-    for (version, last) in latest {
-        if ledger.contains_key(version) || !names.contains(version) || last.direction == down {
+    for d in &rec.decisive {
+        let last = &rec.entries[d.latest];
+        let version = last.version.as_str();
+        if ledger.contains_key(version) || last.direction == down {
             continue;
         }
-        let Some(ok) = success.get(version).filter(|ok| ok.direction != down) else {
+        let Some(ok) = d
+            .success
+            .map(|i| &rec.entries[i])
+            .filter(|ok| ok.direction != down)
+        else {
             continue;
         };
+        if !is_known(version) {
+            continue;
+        }
         unsure |= ok.id != last.id;
         missing.insert(version.to_string(), ok.started_at.and_utc().timestamp());
     }
@@ -1434,6 +1530,7 @@ fn applied_by_history(
 #[cfg(test)]
 mod missing_from_ledger_tests {
     use super::*;
+    use std::collections::BTreeSet;
 
     fn row(id: i64, version: &str, direction: &str, outcome: Outcome) -> history::Entry {
         history::Entry {
@@ -1455,6 +1552,54 @@ mod missing_from_ledger_tests {
             os_user: String::new(),
             notes: None,
         }
+    }
+
+    fn applied_by_history(
+        rows: &[history::Entry],
+        ledger: &BTreeMap<String, i64>,
+        names: &BTreeSet<&str>,
+    ) -> (BTreeMap<String, i64>, bool) {
+        let rec = Recorded::new(BTreeMap::new(), rows.to_vec());
+        super::applied_by_history(&rec, ledger, |v| names.contains(v))
+    }
+
+    #[test]
+    fn the_decisive_rows_of_each_version_are_found_in_any_order() {
+        use Outcome::{Failed, Succeeded};
+        let with = |mut e: history::Entry, checksum: &str, ms: i64| {
+            e.checksum = Some(checksum.into());
+            e.duration_ms = Some(ms);
+            e
+        };
+        let rows = vec![
+            with(row(7, "b", "up", Failed), "b-failed", 70),
+            with(row(1, "a", "up", Succeeded), "a1", 10),
+            with(row(3, "a", "repair", Succeeded), "a2", 30),
+            with(row(2, "b", "up", Succeeded), "b1", 20),
+            with(row(5, "a", "down", Succeeded), "a-down", 50),
+            with(row(4, "a", "up", Succeeded), "a3", 40),
+            with(row(6, "c", "up", Succeeded), "c1", 60),
+        ];
+        let rec = Recorded::new(BTreeMap::new(), rows);
+        // a: the latest success other than a down is the up of row 4.
+        assert_eq!(rec.checksum("a"), Some("a3"));
+        assert_eq!(rec.duration("a"), Some(40));
+        assert_eq!(rec.latest_id("a"), Some(5));
+        // b: a later failure neither records a checksum nor a duration.
+        assert_eq!(rec.checksum("b"), Some("b1"));
+        assert_eq!(rec.duration("b"), Some(20));
+        assert_eq!(rec.latest_id("b"), Some(7));
+        assert_eq!(rec.checksum("c"), Some("c1"));
+        assert_eq!(rec.latest_id("zz"), None);
+        assert_eq!(rec.checksum("zz"), None);
+        // A repair records a checksum but no duration.
+        let rows = vec![
+            with(row(1, "a", "up", Failed), "x", 1),
+            with(row(2, "a", "repair", Succeeded), "r", 2),
+        ];
+        let rec = Recorded::new(BTreeMap::new(), rows);
+        assert_eq!(rec.checksum("a"), Some("r"));
+        assert_eq!(rec.duration("a"), None);
     }
 
     #[test]
