@@ -31,9 +31,7 @@ use crate::error::{MigrateError, Versions};
 use crate::generate::{self, Clock};
 use crate::plan::{Direction, Target};
 use crate::review::doctor;
-use crate::run::runner::{
-    ChecksumState, MigrationState, RunOptions, Runner, State, Step, precompute_checksums,
-};
+use crate::run::runner::{ChecksumState, MigrationState, RunOptions, Runner, State, Step};
 
 /// The whole `main` of a migration crate: loads `.env`, parses the arguments, runs the command
 /// against migrator `M` with `config`, and exits with its status.
@@ -220,30 +218,19 @@ pub async fn execute<M: MigratorTrait>(
         statement_timeout: safety.statement_timeout,
         migration_timeout: safety.migration_timeout,
     };
-    // `up` verifies the checksum of every applied migration; capturing them needs no database,
-    // so it runs while the connection opens (mostly a wait for the server or the driver).
-    let migrations = M::migrations();
-    let (db, checksums) = if matches!(command, Command::Up { dry_run: false, .. }) {
-        let checksums = precompute_checksums(&migrations, url.backend(), config, &options);
-        let (db, checksums) = tokio::join!(connect(&url, &settings), checksums);
-        (db?, Some(checksums))
-    } else {
-        (connect(&url, &settings).await?, None)
-    };
+    let db = connect(&url, &settings).await?;
     let observer = log.clone();
     // Set when a run found nothing to do (it changed nothing).
     let idle = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let idle_seen = idle.clone();
-    let mut runner = Runner::with_config(db, migrations, config.clone()).with_options(options);
-    if let Some(checksums) = checksums {
-        runner = runner.with_checksums(checksums);
-    }
-    let runner = runner.on_event(move |e| {
-        if matches!(e, crate::run::runner::Event::NothingToDo { .. }) {
-            idle_seen.store(true, std::sync::atomic::Ordering::Relaxed);
-        }
-        observer.event(e)
-    });
+    let runner = Runner::with_config(db, M::migrations(), config.clone())
+        .with_options(options)
+        .on_event(move |e| {
+            if matches!(e, crate::run::runner::Event::NothingToDo { .. }) {
+                idle_seen.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+            observer.event(e)
+        });
     let result = match crate::cli::review::handle(&command, &runner, &url, &M::migrations()).await {
         Ok(true) => Ok(()),
         Ok(false) => dispatch(&runner, &url, &backup_config, command, !safety.no_backup).await,

@@ -369,15 +369,6 @@ impl Runner {
         self.db.get_database_backend()
     }
 
-    /// Hands the runner checksums computed ahead by [`precompute_checksums`] for the same
-    /// migrations, backend, configuration and options (`None`: not computed).
-    pub fn with_checksums(self, checksums: Vec<Option<String>>) -> Self {
-        if let Ok(mut cache) = self.checksums.lock() {
-            *cache = checksums;
-        }
-        self
-    }
-
     /// Checksum of what migration `index` does on this backend.
     pub async fn checksum(&self, index: usize) -> Result<String, MigrateError> {
         if let Some(known) = self.known_checksum(index) {
@@ -873,10 +864,12 @@ impl Runner {
     async fn run(&self, op: Op) -> Result<Vec<Step>, MigrateError> {
         let observer = self.observer.clone();
         let ctx = RunContext {
+            tuning: self.options.tuning.clone(),
+            batch_table: self.config.batch_table.clone(),
+            reports: Some(Default::default()),
             notify: Some(std::sync::Arc::new(move |text: &str| {
                 observer(&Event::Notice { text })
             })),
-            ..run_context(&self.config, &self.options)
         };
         context::scope(ctx, self.run_unscoped(op)).await
     }
@@ -1455,44 +1448,6 @@ fn db_err(action: &'static str) -> impl Fn(DbErr) -> MigrateError {
 /// `down`, whose latest run is not a `down`, and which `ledger` lacks, with the time of that
 /// run. The flag says whether a failed run follows such a success, so a `down` between them
 /// may be missing from a subset.
-/// The context migrations run (and are captured) in under `config` and `options`, without a
-/// place for notices.
-fn run_context(config: &Config, options: &RunOptions) -> RunContext {
-    RunContext {
-        tuning: options.tuning.clone(),
-        batch_table: config.batch_table.clone(),
-        reports: Some(Default::default()),
-        notify: None,
-    }
-}
-
-/// The checksum of every migration of `migrations` on `backend`, as a [`Runner`] with `config`
-/// and `options` computes it (`None` where capturing failed: the runner meets that error again
-/// and reports it), for [`Runner::with_checksums`]. Capturing needs no database, so a caller
-/// about to run `up` computes them while it connects: a no-op `up` verifies every one.
-pub async fn precompute_checksums(
-    migrations: &[Box<dyn MigrationTrait>],
-    backend: DbBackend,
-    config: &Config,
-    options: &RunOptions,
-) -> Vec<Option<String>> {
-    let all = async {
-        let mut recording = capture::Recording::open(backend);
-        let mut sums = Vec::with_capacity(migrations.len());
-        for (i, m) in migrations.iter().enumerate() {
-            // Captures never wait: yield now and then, so that the connection being opened
-            // meanwhile makes progress.
-            if i % 8 == 0 {
-                tokio::task::yield_now().await;
-            }
-            let sum = recording.capture(m.as_ref(), Direction::Up).await;
-            sums.push(sum.ok().map(|c| c.checksum()));
-        }
-        sums
-    };
-    context::scope(run_context(config, options), all).await
-}
-
 /// Versions the rows of `rec` show as applied (their latest row is not a `down`, and their
 /// latest success is an `up` or a `repair`) that `ledger` lacks and `is_known` knows, with when
 /// they were applied; and whether the rows may be too few to tell (a failed run after the
