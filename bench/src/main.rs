@@ -330,32 +330,34 @@ fn noop(args: &Args, backends: &[Backend], db: &str) {
         for (label, url) in variants {
             run(&ours, &url, &["up", "--no-backup"], &[]);
             run(&stock, &url, &["up"], &[]);
-            let a = median(
-                (0..args.runs)
-                    .map(|_| run(&ours, &url, &["up", "--no-backup"], &[]).0)
-                    .collect(),
-            );
-            let s = median(
-                (0..args.runs)
-                    .map(|_| run(&stock, &url, &["up"], &[]).0)
-                    .collect(),
-            );
+            // Alternating, so that a drift of the machine's speed hits both alike.
+            let (mut a, mut s) = (Vec::new(), Vec::new());
+            for _ in 0..args.runs {
+                a.push(run(&ours, &url, &["up", "--no-backup"], &[]).0);
+                s.push(run(&stock, &url, &["up"], &[]).0);
+            }
+            let (a, s) = (median(a), median(s));
             println!("| {label} | {} | {} | {} |", ms(a), ms(s), ratio(a, s));
         }
         b.drop(db);
     }
 }
 
+/// No-op runs per contender in each run of the chain suite.
+const NOOPS_PER_RUN: usize = 5;
+
 fn chain(args: &Args, backends: &[Backend], db: &str, tmp: &Path) {
     let bin = args.bin_dir.join("chain");
     let runs = args.runs.clamp(1, 5);
     println!(
-        "\n### Chains of generated migrations (one small CREATE TABLE each; median of {runs} runs)\n"
+        "\n### Chains of generated migrations (one small CREATE TABLE each; fresh: median of {runs} runs, no-op: of {} alternating runs)\n",
+        runs * NOOPS_PER_RUN
     );
     println!(
         "| backend | chain | fresh: ours | fresh: stock | fresh: SQL script | ours / script | no-op: ours | no-op: stock | ours / stock |"
     );
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let stock_db = format!("{db}_stock");
     for b in backends {
         let mut noop3 = None;
         for len in [3, args.chain] {
@@ -382,14 +384,19 @@ fn chain(args: &Args, backends: &[Backend], db: &str, tmp: &Path) {
             for _ in 0..runs {
                 b.create(db);
                 fo.push(run(&bin, &b.url(db), &["up", "--no-backup"], &env).0);
-                no.push(run(&bin, &b.url(db), &["up", "--no-backup"], &env).0);
-                b.create(db);
-                fs.push(run(&bin, &b.url(db), &["up"], &stock_env).0);
-                ns.push(run(&bin, &b.url(db), &["up"], &stock_env).0);
+                b.create(&stock_db);
+                fs.push(run(&bin, &b.url(&stock_db), &["up"], &stock_env).0);
+                // The no-ops alternate, NOOPS_PER_RUN times each: a few milliseconds each,
+                // they need more samples than the fresh runs and the same machine state.
+                for _ in 0..NOOPS_PER_RUN {
+                    no.push(run(&bin, &b.url(db), &["up", "--no-backup"], &env).0);
+                    ns.push(run(&bin, &b.url(&stock_db), &["up"], &stock_env).0);
+                }
                 b.create(db);
                 fq.push(b.apply_script(db, &script));
             }
             b.drop(db);
+            b.drop(&stock_db);
             let (fo, fs, fq, no, ns) = (median(fo), median(fs), median(fq), median(no), median(ns));
             if len == 3 {
                 noop3 = Some(no);
