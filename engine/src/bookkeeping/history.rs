@@ -632,7 +632,6 @@ impl History {
     }
 }
 
-/// The text of a JSON value (a string as is, other non-null values rendered), moved out of `v`.
 /// The error for history row `id` of `table` whose `field` is missing or unreadable.
 fn malformed(table: &str, id: i64, field: &str) -> DbErr {
     DbErr::Custom(format!(

@@ -195,6 +195,7 @@ pub async fn execute<M: MigratorTrait>(
         dir: safety.backup_dir.clone(),
         keep: safety.keep_backups,
     };
+    let db = connect(&url, &settings).await?;
     let options = RunOptions {
         lock_timeout: Duration::from_secs(safety.lock_timeout),
         allow_out_of_order: matches!(
@@ -218,7 +219,6 @@ pub async fn execute<M: MigratorTrait>(
         statement_timeout: safety.statement_timeout,
         migration_timeout: safety.migration_timeout,
     };
-    let db = connect(&url, &settings).await?;
     let observer = log.clone();
     // Set when a run found nothing to do (it changed nothing).
     let idle = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));

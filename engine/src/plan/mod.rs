@@ -76,7 +76,6 @@ pub fn resolve_version(names: &[&str], given: &str) -> Result<usize, MigrateErro
     }
 }
 
-/// Applied versions this build does not know, oldest name first.
 /// The versions a database has applied, as the planner reads them: a set of names, or the
 /// ledger's map of names to when they were applied.
 pub trait Applied {
@@ -104,7 +103,7 @@ impl<V> Applied for std::collections::BTreeMap<String, V> {
     }
 }
 
-/// Applied versions that are not in `names` (in order).
+/// Applied versions this build does not know, oldest name first.
 pub fn unknown_applied(names: &[&str], applied: &impl Applied) -> Vec<String> {
     // A set, not `names.contains`: a no-op `up` of a long chain would be quadratic.
     let known: std::collections::HashSet<&str> = names.iter().copied().collect();

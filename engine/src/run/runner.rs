@@ -1443,11 +1443,6 @@ fn db_err(action: &'static str) -> impl Fn(DbErr) -> MigrateError {
     MigrateError::database(action)
 }
 
-/// Over `entries` (any subset of the history holding each version's latest row and latest
-/// successful non-`down` row): the versions in `names` whose latest successful run is not a
-/// `down`, whose latest run is not a `down`, and which `ledger` lacks, with the time of that
-/// run. The flag says whether a failed run follows such a success, so a `down` between them
-/// may be missing from a subset.
 /// Versions the rows of `rec` show as applied (their latest row is not a `down`, and their
 /// latest success is an `up` or a `repair`) that `ledger` lacks and `is_known` knows, with when
 /// they were applied; and whether the rows may be too few to tell (a failed run after the
