@@ -171,12 +171,14 @@ pub fn bigint(backend: DbBackend, expr: &str) -> String {
     }
 }
 
-/// Whether `manager` is a recording connection (capture), where nothing really runs.
+/// Whether `manager` records instead of running (a capture: dry runs, scripts, lint,
+/// checksums), also inside a transaction the migration began itself.
 pub fn capturing(manager: &SchemaManager) -> bool {
-    match manager.get_connection() {
-        DatabaseExecutor::Connection(c) => c.is_mock_connection(),
-        _ => false,
-    }
+    crate::plan::capture::active()
+        || match manager.get_connection() {
+            DatabaseExecutor::Connection(c) => c.is_mock_connection(),
+            _ => false,
+        }
 }
 
 async fn query_i64s<C: ConnectionTrait>(

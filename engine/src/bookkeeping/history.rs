@@ -11,7 +11,7 @@ use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order, Query, SimpleExpr, Table
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, QueryResult, Value};
 
 use crate::author::columns;
-use crate::bookkeeping::state_row::{self, Row, Scalar};
+use crate::bookkeeping::state_row::{self, Failed, Row, Scalar};
 
 /// Outcome of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -506,21 +506,29 @@ impl History {
             ))
         };
         let ledger_text = row.try_get::<String>("", "ledger")?;
-        let applied = state_row::parse::<2>(&ledger_text)
-            .map_err(|e| bad(&e.to_string()))?
-            .into_iter()
-            .map(|Row([version, applied_at])| {
+        let failed = |e: Failed<DbErr>| match e {
+            Failed::Row(e) => e,
+            Failed::Json(e) => bad(&e.to_string()),
+        };
+        let applied = state_row::parse_each::<2, _, _>(
+            &ledger_text,
+            whole_up_to as usize / 4,
+            |Row([version, applied_at])| {
                 Ok((
                     version.into_string().ok_or_else(|| bad("version"))?,
                     applied_at.as_i64().ok_or_else(|| bad("applied_at"))?,
                 ))
-            })
-            .collect::<Result<Vec<_>, DbErr>>()?;
+            },
+        )
+        .map_err(failed)?;
         let history_text = row.try_get::<String>("", "history")?;
-        let parsed = state_row::parse::<10>(&history_text).map_err(|e| bad(&e.to_string()))?;
-        let mut entries = parsed
-            .into_iter()
-            .map(|Row(r)| {
+        let time = |v: &Scalar| match v {
+            Scalar::Null => Ok(None),
+            Scalar::Str(t) => parse_time(t).map(Some).ok_or(()),
+            _ => Err(()),
+        };
+        let mut entries =
+            state_row::parse_each::<10, _, _>(&history_text, applied.len(), |Row(r)| {
                 let [
                     id,
                     version,
@@ -537,13 +545,6 @@ impl History {
                     .as_i64()
                     .ok_or_else(|| bad("a history row without an id"))?;
                 let field = |name: &str| malformed(&self.table, id, name);
-                let time = |v: &Scalar, name: &str| -> Result<Option<NaiveDateTime>, DbErr> {
-                    match v {
-                        Scalar::Null => Ok(None),
-                        Scalar::Str(t) => parse_time(t).map(Some).ok_or_else(|| field(name)),
-                        _ => Err(field(name)),
-                    }
-                };
                 Ok(Entry {
                     id,
                     direction: direction.into_string().ok_or_else(|| field("direction"))?,
@@ -555,10 +556,12 @@ impl History {
                     transactional: transactional
                         .as_bool()
                         .ok_or_else(|| field("transactional"))?,
-                    repaired_at: time(&repaired_at, "repaired_at")?,
+                    repaired_at: time(&repaired_at).map_err(|()| field("repaired_at"))?,
                     error: error.into_string(),
                     duration_ms: duration_ms.as_i64(),
-                    started_at: time(&started_at, "started_at")?
+                    started_at: time(&started_at)
+                        .ok()
+                        .flatten()
                         .ok_or_else(|| field("started_at"))?,
                     version: version.into_string().ok_or_else(|| field("version"))?,
                     finished_at: None,
@@ -568,7 +571,7 @@ impl History {
                     notes: None,
                 })
             })
-            .collect::<Result<Vec<_>, DbErr>>()?;
+            .map_err(failed)?;
         entries.sort_by_key(|e| std::cmp::Reverse(e.id));
         Ok((applied, entries))
     }

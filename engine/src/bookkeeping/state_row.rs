@@ -5,7 +5,10 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{
+    Deserialize, DeserializeSeed, Deserializer, Error as _, IgnoredAny, MapAccess, SeqAccess,
+    Visitor,
+};
 
 /// One JSON value of a state row, borrowed from the query's text where it can be.
 #[derive(Debug, Clone, PartialEq)]
@@ -154,8 +157,85 @@ impl<'de, const N: usize> Visitor<'de> for RowVisitor<N> {
 }
 
 /// Parses `text`, a JSON array of rows of `N` scalars.
+#[cfg(test)]
 pub(crate) fn parse<const N: usize>(text: &str) -> Result<Vec<Row<'_, N>>, serde_json::Error> {
     serde_json::from_str(text)
+}
+
+/// Why [`parse_each`] stopped.
+#[derive(Debug)]
+pub(crate) enum Failed<E> {
+    /// The text is not a JSON array of arrays.
+    Json(serde_json::Error),
+    /// The callback refused a row.
+    Row(E),
+}
+
+/// Parses `text`, a JSON array of rows of `N` scalars, handing each row to `each` as soon as it
+/// is read and collecting what it returns: no row outlives its conversion (a no-op `up` reads
+/// one per applied migration). `capacity` is how many rows the caller expects.
+pub(crate) fn parse_each<'a, const N: usize, T, E>(
+    text: &'a str,
+    capacity: usize,
+    mut each: impl FnMut(Row<'a, N>) -> Result<T, E>,
+) -> Result<Vec<T>, Failed<E>> {
+    let mut refused = None;
+    let mut de = serde_json::Deserializer::from_str(text);
+    let rows = Rows::<N, _, E> {
+        each: &mut each,
+        refused: &mut refused,
+        capacity,
+    }
+    .deserialize(&mut de)
+    .and_then(|rows| de.end().map(|()| rows));
+    match (rows, refused) {
+        (_, Some(e)) => Err(Failed::Row(e)),
+        (Ok(rows), None) => Ok(rows),
+        (Err(e), None) => Err(Failed::Json(e)),
+    }
+}
+
+/// The outer array of [`parse_each`]: a seed that converts each row as it goes.
+struct Rows<'f, const N: usize, F, E> {
+    each: &'f mut F,
+    refused: &'f mut Option<E>,
+    capacity: usize,
+}
+
+impl<'de, const N: usize, F, T, E> DeserializeSeed<'de> for Rows<'_, N, F, E>
+where
+    F: FnMut(Row<'de, N>) -> Result<T, E>,
+{
+    type Value = Vec<T>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de, const N: usize, F, T, E> Visitor<'de> for Rows<'_, N, F, E>
+where
+    F: FnMut(Row<'de, N>) -> Result<T, E>,
+{
+    type Value = Vec<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "an array of rows of {N} values")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut out = Vec::with_capacity(self.capacity);
+        while let Some(row) = seq.next_element::<Row<'de, N>>()? {
+            match (self.each)(row) {
+                Ok(t) => out.push(t),
+                Err(e) => {
+                    *self.refused = Some(e);
+                    return Err(A::Error::custom("row refused"));
+                }
+            }
+        }
+        Ok(out)
+    }
 }
 
 #[cfg(test)]
@@ -199,6 +279,55 @@ mod tests {
         assert_eq!(Scalar::Null.into_string(), None);
         assert!(parse::<2>(r#"[1]"#).is_err());
         assert!(parse::<2>(r#"[[1,"#).is_err());
+    }
+
+    #[test]
+    fn each_row_is_converted_as_read_and_a_refusal_stops_the_parse() {
+        let text = r#"[[1, "a"], [2, "b\"c"], [3]]"#;
+        let rows = parse_each::<2, _, ()>(text, 0, |Row([n, s])| Ok((n.as_i64(), s.into_string())))
+            .unwrap();
+        assert_eq!(
+            rows,
+            [
+                (Some(1), Some("a".to_string())),
+                (Some(2), Some("b\"c".to_string())),
+                (Some(3), None)
+            ]
+        );
+        // The same rows as the whole-array parse.
+        let whole = parse::<2>(text).unwrap();
+        assert_eq!(whole.len(), rows.len());
+        let mut seen = Vec::new();
+        let refused = parse_each::<2, (), &str>(text, 8, |Row([n, _])| {
+            seen.push(n.as_i64());
+            if n.as_i64() == Some(2) {
+                Err("two")
+            } else {
+                Ok(())
+            }
+        });
+        assert!(matches!(refused, Err(Failed::Row("two"))));
+        assert_eq!(seen, [Some(1), Some(2)]);
+        for bad in [
+            r#"[[1, "a"]"#,
+            r#"[[1, "a"]] x"#,
+            r#"{"a": 1}"#,
+            r#"[1]"#,
+            "",
+        ] {
+            assert!(
+                matches!(
+                    parse_each::<2, (), ()>(bad, 0, |_| Ok(())),
+                    Err(Failed::Json(_))
+                ),
+                "{bad}"
+            );
+        }
+        assert!(
+            parse_each::<2, (), ()>("[]", 0, |_| Ok(()))
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]

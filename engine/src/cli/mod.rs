@@ -231,11 +231,12 @@ pub async fn execute<M: MigratorTrait>(
             }
             observer.event(e)
         });
-    let result = match crate::cli::review::handle(&command, &runner, &url, &M::migrations()).await {
-        Ok(true) => Ok(()),
-        Ok(false) => dispatch(&runner, &url, &backup_config, command, !safety.no_backup).await,
-        Err(e) => Err(e),
-    };
+    let result =
+        match crate::cli::review::handle(&command, &runner, &url, runner.migrations()).await {
+            Ok(true) => Ok(()),
+            Ok(false) => dispatch(&runner, &url, &backup_config, command, !safety.no_backup).await,
+            Err(e) => Err(e),
+        };
     // A SQLite run that changed nothing leaves nothing to flush or checkpoint: the process
     // exit releases the file (closing costs the no-op `up` a round trip to the driver's
     // thread). Every other connection is closed.

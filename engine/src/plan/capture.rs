@@ -9,8 +9,9 @@
 use std::sync::{Arc, Mutex};
 
 use sea_orm::{
-    DatabaseConnection, DatabaseConnectionType, DbBackend, DbErr, ExecResult,
+    DatabaseConnection, DatabaseConnectionType, DatabaseTransaction, DbBackend, DbErr, ExecResult,
     MockDatabaseConnection, MockDatabaseTrait, QueryResult, Statement, Transaction,
+    TransactionTrait,
 };
 use sea_orm_migration::{MigrationTrait, SchemaManager};
 use sha2::{Digest, Sha256};
@@ -216,14 +217,28 @@ fn no_rows_affected(backend: DbBackend) -> ExecResult {
     }
 }
 
+tokio::task_local! {
+    /// Set while a migration runs under [`Recording::capture`].
+    static CAPTURING: ();
+}
+
+/// Whether the calling code runs inside [`Recording::capture`], where nothing really runs.
+/// Migration code asks through [`crate::author::batch::capturing`].
+pub fn active() -> bool {
+    CAPTURING.try_with(|_| ()).is_ok()
+}
+
 /// A recording connection, kept open across captures: a caller capturing many migrations (a
 /// no-op `up` verifies the checksum of every applied one) sets it up once.
 ///
-/// Migrations get a [`SchemaManager`] on the connection itself, never on a transaction of it:
-/// migration code may ask whether it is being captured
-/// ([`sea_orm::ConnectionTrait::is_mock_connection`], which a transaction answers `false`).
+/// Migrations get a [`SchemaManager`] on one transaction of the recording connection, begun at
+/// the first capture and never committed (it records nothing of its own): SeaORM's transaction
+/// path costs a third of its connection path per statement. Migration code learns that it is
+/// being captured from [`crate::author::batch::capturing`] (a transaction's
+/// `is_mock_connection` answers `false`).
 pub struct Recording {
     conn: DatabaseConnection,
+    txn: Option<DatabaseTransaction>,
     log: Arc<Mutex<Log>>,
 }
 
@@ -239,7 +254,11 @@ impl Recording {
             MockDatabaseConnection::new(recorder),
         ))
         .into();
-        Self { conn, log }
+        Self {
+            conn,
+            txn: None,
+            log,
+        }
     }
 
     /// Captures what `migration` would run in `direction`.
@@ -248,13 +267,23 @@ impl Recording {
         migration: &dyn MigrationTrait,
         direction: Direction,
     ) -> Result<Capture, DbErr> {
+        if self.txn.is_none() {
+            self.txn = Some(self.conn.begin().await?);
+        }
+        let Some(txn) = self.txn.as_ref() else {
+            return Err(DbErr::Custom("capture transaction missing".into()));
+        };
         // A capture cancelled half-way (its future dropped) leaves its statements behind.
         self.take_log()?;
-        let manager = SchemaManager::new(&self.conn);
-        let outcome = match direction {
-            Direction::Up => migration.up(&manager).await,
-            Direction::Down => migration.down(&manager).await,
-        };
+        let manager = SchemaManager::new(txn);
+        let outcome = CAPTURING
+            .scope((), async {
+                match direction {
+                    Direction::Up => migration.up(&manager).await,
+                    Direction::Down => migration.down(&manager).await,
+                }
+            })
+            .await;
         drop(manager);
         let log = self.take_log()?;
         Ok(Capture {

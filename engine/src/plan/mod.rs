@@ -105,7 +105,19 @@ impl<V> Applied for std::collections::BTreeMap<String, V> {
 
 /// Applied versions this build does not know, oldest name first.
 pub fn unknown_applied(names: &[&str], applied: &impl Applied) -> Vec<String> {
-    // A set, not `names.contains`: a no-op `up` of a long chain would be quadratic.
+    // Names in version order (the usual list): one walk along both sorted lists.
+    if names.is_sorted() {
+        let mut known = names.iter().copied().peekable();
+        return applied
+            .versions()
+            .filter(|v| {
+                while known.next_if(|n| n < v).is_some() {}
+                known.peek() != Some(v)
+            })
+            .map(str::to_string)
+            .collect();
+    }
+    // Otherwise a set, not `names.contains`: a no-op `up` of a long chain would be quadratic.
     let known: std::collections::HashSet<&str> = names.iter().copied().collect();
     applied
         .versions()
@@ -246,6 +258,18 @@ mod tests {
             plan_down(&NAMES, &a, &Target::Version("m3".into())),
             Err(MigrateError::TargetNotApplied { .. })
         ));
+    }
+
+    #[test]
+    fn unknown_applied_versions_are_found_in_sorted_and_unsorted_lists() {
+        let a = applied(&["m0_before", "m2_b", "m2_c", "m9_z"]);
+        let expected = ["m0_before", "m2_c", "m9_z"];
+        assert_eq!(unknown_applied(&NAMES, &a), expected);
+        assert_eq!(unknown_applied(&["m3_c", "m1_a", "m2_b"], &a), expected);
+        assert_eq!(unknown_applied(&["m1_a", "m2_b", "m2_b"], &a), expected);
+        assert!(unknown_applied(&NAMES, &applied(&["m1_a", "m3_c"])).is_empty());
+        assert!(unknown_applied(&[], &applied(&[])).is_empty());
+        assert_eq!(unknown_applied(&[], &applied(&["m1_a"])), ["m1_a"]);
     }
 
     #[test]

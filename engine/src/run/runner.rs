@@ -386,6 +386,14 @@ impl Runner {
             .and_then(|c| c.get(index).cloned().flatten())
     }
 
+    /// Whether the checksum of migration `index` computed earlier by this runner is `recorded`
+    /// (without copying it).
+    fn known_checksum_is(&self, index: usize, recorded: &str) -> bool {
+        self.checksums
+            .lock()
+            .is_ok_and(|c| c.get(index).and_then(Option::as_deref) == Some(recorded))
+    }
+
     /// [`Runner::checksum`], capturing through `recording` (one for many migrations).
     async fn checksum_in(
         &self,
@@ -635,7 +643,9 @@ impl Runner {
         let last_applied = names.iter().rposition(|n| rec.applied.contains_key(*n));
         for (i, name) in names.iter().enumerate() {
             if rec.applied.contains_key(*name) {
-                if let Some(recorded) = rec.checksum(name) {
+                if let Some(recorded) = rec.checksum(name)
+                    && !self.known_checksum_is(i, recorded)
+                {
                     let current = self.checksum(i).await?;
                     if current != recorded {
                         problems.push(Problem::ChecksumChanged {
