@@ -351,6 +351,41 @@ mod tests {
         );
     }
 
+    /// A migration managing its own transactions (`use_transaction() -> Some(false)`) learns it
+    /// is being captured also on the transaction it began; outside a capture it is not.
+    #[tokio::test]
+    async fn capture_is_known_inside_a_transaction_the_migration_began() {
+        struct OwnTransaction;
+        impl sea_orm_migration::MigrationName for OwnTransaction {
+            fn name(&self) -> &str {
+                "m20300101_000000_own_transaction"
+            }
+        }
+        #[sea_orm_migration::async_trait::async_trait]
+        impl MigrationTrait for OwnTransaction {
+            async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+                let txn = manager.begin().await?;
+                crate::author::batch::declare_resumable(&txn).await?;
+                sea_orm::ConnectionTrait::execute_unprepared(
+                    txn.get_connection(),
+                    "CREATE TABLE t (id INTEGER)",
+                )
+                .await?;
+                txn.commit().await
+            }
+        }
+        let mut recording = Recording::open(DbBackend::Sqlite);
+        for _ in 0..2 {
+            let c = recording
+                .capture(&OwnTransaction, Direction::Up)
+                .await
+                .unwrap();
+            assert!(c.resumable, "{c:?}");
+            assert_eq!(c.statements, ["CREATE TABLE t (id INTEGER)"]);
+        }
+        assert!(!active());
+    }
+
     #[test]
     fn only_complete_value_free_ddl_is_replayable() {
         let ddl = Capture {
