@@ -348,10 +348,16 @@ fn noop(args: &Args, backends: &[Backend], db: &str) {
             run(&ours, &url, &["up", "--no-backup"], &[]);
             run(&stock, &url, &["up"], &[]);
             // Alternating, so that a drift of the machine's speed hits both alike.
+            // Which goes first alternates too: neither always runs right after the other.
             let (mut a, mut s) = (Vec::new(), Vec::new());
-            for _ in 0..args.runs {
+            for i in 0..args.runs {
+                if i % 2 == 1 {
+                    s.push(run(&stock, &url, &["up"], &[]).0);
+                }
                 a.push(run(&ours, &url, &["up", "--no-backup"], &[]).0);
-                s.push(run(&stock, &url, &["up"], &[]).0);
+                if i % 2 == 0 {
+                    s.push(run(&stock, &url, &["up"], &[]).0);
+                }
             }
             let (a, s) = (median(a), median(s));
             println!("| {label} | {} | {} | {} |", ms(a), ms(s), ratio(a, s));
@@ -361,7 +367,7 @@ fn noop(args: &Args, backends: &[Backend], db: &str) {
 }
 
 /// No-op runs per contender in each run of the chain suite.
-const NOOPS_PER_RUN: usize = 5;
+const NOOPS_PER_RUN: usize = 6;
 
 fn chain(args: &Args, backends: &[Backend], db: &str, tmp: &Path) {
     let bin = args.bin_dir.join("chain");
@@ -405,9 +411,15 @@ fn chain(args: &Args, backends: &[Backend], db: &str, tmp: &Path) {
                 fs.push(run(&bin, &b.url(&stock_db), &["up"], &stock_env).0);
                 // The no-ops alternate, NOOPS_PER_RUN times each: a few milliseconds each,
                 // they need more samples than the fresh runs and the same machine state.
-                for _ in 0..NOOPS_PER_RUN {
+                // Which goes first alternates too: neither always runs right after the other.
+                for i in 0..NOOPS_PER_RUN {
+                    if i % 2 == 1 {
+                        ns.push(run(&bin, &b.url(&stock_db), &["up"], &stock_env).0);
+                    }
                     no.push(run(&bin, &b.url(db), &["up", "--no-backup"], &env).0);
-                    ns.push(run(&bin, &b.url(&stock_db), &["up"], &stock_env).0);
+                    if i % 2 == 0 {
+                        ns.push(run(&bin, &b.url(&stock_db), &["up"], &stock_env).0);
+                    }
                 }
                 b.create(db);
                 fq.push(b.apply_script(db, &script));

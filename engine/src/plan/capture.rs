@@ -62,7 +62,8 @@ impl Capture {
     pub fn checksum(&self) -> String {
         let mut hasher = Sha256::new();
         // `normalize(s)` into one reused buffer: a no-op `up` hashes every applied migration.
-        let mut normal = String::new();
+        let longest = self.statements.iter().chain(&self.queries).map(String::len);
+        let mut normal = String::with_capacity(longest.max().unwrap_or(0) + 2);
         for s in self.statements.iter().chain(&self.queries) {
             normal.clear();
             normalize_into(&mut normal, s);
@@ -119,13 +120,41 @@ pub fn normalize(sql: &str) -> String {
     out
 }
 
-/// Appends [`normalize`]`(sql)` to `out`.
+/// Appends [`normalize`]`(sql)` to `out`: the words of `sql` as `str::split_whitespace` finds
+/// them, one space apart. ASCII text (nearly every statement) is split byte by byte, on the
+/// ASCII characters Unicode calls white space; other text by `split_whitespace` itself.
 fn normalize_into(out: &mut String, sql: &str) {
-    for (i, word) in sql.split_whitespace().enumerate() {
-        if i > 0 {
-            out.push(' ');
+    if !sql.is_ascii() {
+        for (i, word) in sql.split_whitespace().enumerate() {
+            if i > 0 {
+                out.push(' ');
+            }
+            out.push_str(word);
         }
-        out.push_str(word);
+        return;
+    }
+    // `char::is_whitespace` on ASCII: tab, line feed, vertical tab, form feed, carriage
+    // return and space (`u8::is_ascii_whitespace` leaves out the vertical tab).
+    let space = |b: u8| matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ');
+    let bytes = sql.as_bytes();
+    let mut i = 0;
+    let mut first = true;
+    while i < bytes.len() {
+        while i < bytes.len() && space(bytes[i]) {
+            i += 1;
+        }
+        let start = i;
+        while i < bytes.len() && !space(bytes[i]) {
+            i += 1;
+        }
+        if start < i {
+            if !first {
+                out.push(' ');
+            }
+            // ASCII: every byte offset is a character boundary.
+            out.push_str(&sql[start..i]);
+            first = false;
+        }
     }
 }
 
@@ -384,6 +413,35 @@ mod tests {
             assert_eq!(c.statements, ["CREATE TABLE t (id INTEGER)"]);
         }
         assert!(!active());
+    }
+
+    /// The byte-wise normalisation of ASCII text is `split_whitespace`'s, whatever the white
+    /// space (every ASCII control character, Unicode spaces that are not ASCII).
+    #[test]
+    fn normalize_splits_as_split_whitespace_does() {
+        let reference = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+        let mut samples: Vec<String> = [
+            "",
+            " ",
+            "a",
+            "  CREATE TABLE \"a\"\n  (\t\"id\" integer )  ",
+            "x\u{0b}y\u{0c}z\r\nw",
+            "a\u{1c}b\u{1f}c\u{85}d\u{a0}e\u{2003}f\u{3000}g",
+            "'text  with   spaces' \t\t -- comment\n",
+            "élan  vital\u{2028}x",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        // Every ASCII byte between two words, alone and doubled.
+        for b in 0u8..128 {
+            let c = char::from(b);
+            samples.push(format!("a{c}b"));
+            samples.push(format!("{c}a{c}{c}b{c}"));
+        }
+        for s in &samples {
+            assert_eq!(normalize(s), reference(s), "{s:?}");
+        }
     }
 
     #[test]
