@@ -3,11 +3,14 @@
 //! default SQLite file, the command's name and the entity schema all come from here.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use sha2::{Digest, Sha256};
 
 use crate::schema::entities::Entities;
+
+/// An entity schema built on first use.
+type LazyEntities = LazyLock<Entities, Box<dyn FnOnce() -> Entities + Send>>;
 
 /// One project's settings for the engine. Build it with [`Config::new`] and the `with_*`
 /// methods; every value has a default derived from the project's short name.
@@ -36,8 +39,9 @@ pub struct Config {
     pub default_sqlite_file: String,
     /// Directory of the migration crate, relative to the workspace root (default `migration`).
     pub migration_dir: String,
-    /// The entity schema, for `drift` and `generate --autogenerate` (none: those commands say so).
-    pub entities: Option<Arc<Entities>>,
+    /// The entity schema, for `drift`, `verify`, `erd` and `generate --autogenerate` (none:
+    /// those commands say so), built when first asked for: see [`Config::entities`].
+    entities: Option<Arc<LazyEntities>>,
     /// Alembic revision → migration name (full or unique prefix), for `adopt alembic`; empty:
     /// not configured.
     pub alembic_revisions: Vec<(String, String)>,
@@ -141,10 +145,22 @@ impl Config {
         self
     }
 
-    /// Sets the entity schema used by `drift` and `generate --autogenerate`.
-    pub fn with_entities(mut self, entities: Entities) -> Self {
-        self.entities = Some(Arc::new(entities));
+    /// Sets the entity schema used by `drift`, `verify`, `erd` and `generate --autogenerate`.
+    pub fn with_entities(self, entities: Entities) -> Self {
+        self.with_entities_from(move || entities)
+    }
+
+    /// Sets the entity schema to what `build` returns, called the first time a command needs
+    /// it: building it from the entities costs every other command (a no-op `up`, `status`)
+    /// start-up time for nothing.
+    pub fn with_entities_from(mut self, build: impl FnOnce() -> Entities + Send + 'static) -> Self {
+        self.entities = Some(Arc::new(LazyLock::new(Box::new(build))));
         self
+    }
+
+    /// The entity schema, if one was configured (built on first use).
+    pub fn entities(&self) -> Option<&Entities> {
+        self.entities.as_deref().map(|lazy| &**lazy)
     }
 
     /// Maps Alembic revisions to migrations, for `adopt alembic`: pairs of (revision as in
@@ -219,7 +235,7 @@ impl fmt::Debug for Config {
             .field("lock_name", &self.lock_name)
             .field("env_prefix", &self.env_prefix)
             .field("default_sqlite_file", &self.default_sqlite_file)
-            .field("entities", &self.entities.as_ref().map(|e| e.len()))
+            .field("entities", &self.entities.is_some())
             .finish()
     }
 }

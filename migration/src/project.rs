@@ -22,7 +22,7 @@ pub fn config() -> Config {
         .with_env_prefix("OHT50")
         .with_default_sqlite_file("oht50.db")
         .with_migration_dir("migration")
-        .with_entities(entities())
+        .with_entities_from(entities)
         .with_alembic_revisions(ALEMBIC_REVISIONS)
         .with_gate(no_moving_robots())
         .with_gate(no_unresolved_emergency_stop())

@@ -59,8 +59,7 @@ pub async fn run(
         (schema, format!("the snapshot of {name}"))
     } else {
         let entities = config
-            .entities
-            .as_deref()
+            .entities()
             .ok_or(MigrateError::NoEntities { command: "erd" })?;
         (entities.schema(DbBackend::Postgres), "the entities".into())
     };

@@ -47,8 +47,7 @@ pub async fn run(
         // A pool of `jobs` connections (in the runner's schema) reads key ranges in parallel.
         let config = runner.config();
         let entities = config
-            .entities
-            .as_deref()
+            .entities()
             .ok_or(MigrateError::NoEntities { command: "verify" })?;
         let schema = match url.backend() {
             DbBackend::Postgres => runner

@@ -146,8 +146,7 @@ pub fn plan(
     let head = diff::normalize(head.clone(), backend, config);
     let target = diff::normalize(target.clone(), backend, config);
     let renames: Vec<Rename> = config
-        .entities
-        .as_deref()
+        .entities()
         .map(|e| e.renames().to_vec())
         .unwrap_or_default();
     let up = diff::diff(&head, &target, &renames);
@@ -232,7 +231,7 @@ pub async fn autogenerate<C: ConnectionTrait>(
     baseline: Baseline<'_, C>,
     config: &Config,
 ) -> Result<Outcome, MigrateError> {
-    let entities = config.entities.as_deref().ok_or_else(|| {
+    let entities = config.entities().ok_or_else(|| {
         MigrateError::Autogenerate(
             "this migration tool was built without an entity schema: pass one with \
              Config::with_entities (see the engine's README)"

@@ -410,8 +410,7 @@ pub fn compare(expected: &Schema, actual: &Schema, backend: Option<DbBackend>) -
 pub async fn drift_of(runner: &crate::run::runner::Runner) -> Result<Drift, MigrateError> {
     let config = runner.config();
     let entities = config
-        .entities
-        .as_deref()
+        .entities()
         .ok_or(MigrateError::NoEntities { command: "drift" })?;
     drift(runner.connection(), entities, config).await
 }

@@ -236,8 +236,7 @@ pub async fn verify_of(
 ) -> Result<Verification, MigrateError> {
     let config = runner.config();
     let entities = config
-        .entities
-        .as_deref()
+        .entities()
         .ok_or(MigrateError::NoEntities { command: "verify" })?;
     verify(runner.connection(), entities, config, options, progress).await
 }

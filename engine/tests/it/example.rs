@@ -412,8 +412,8 @@ async fn example_as_a_library_up_status_and_no_drift() {
     each_backend!("shop_library", |db| {
         let config = config();
         let entities = config
-            .entities
-            .clone()
+            .entities()
+            .cloned()
             .expect("the shop config has entities");
         let runner =
             Runner::with_config(db.connect().await, Migrator::migrations(), config.clone());
