@@ -70,10 +70,11 @@ pub async fn index_state<C: ConnectionTrait>(conn: &C, name: &str) -> Result<Ind
 }
 
 fn in_transaction(manager: &SchemaManager) -> bool {
+    let conn = manager.get_connection();
     matches!(
-        manager.get_connection(),
+        conn,
         DatabaseExecutor::Transaction(_) | DatabaseExecutor::OwnedTransaction(_)
-    )
+    ) && !crate::plan::capture::is_stand_in(conn)
 }
 
 fn needs_no_transaction(migration: &str) -> DbErr {

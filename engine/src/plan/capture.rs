@@ -9,9 +9,9 @@
 use std::sync::{Arc, Mutex};
 
 use sea_orm::{
-    DatabaseConnection, DatabaseConnectionType, DatabaseTransaction, DbBackend, DbErr, ExecResult,
-    MockDatabaseConnection, MockDatabaseTrait, QueryResult, Statement, Transaction,
-    TransactionTrait,
+    DatabaseConnection, DatabaseConnectionType, DatabaseExecutor, DatabaseTransaction, DbBackend,
+    DbErr, ExecResult, MockDatabaseConnection, MockDatabaseTrait, QueryResult, Statement,
+    Transaction, TransactionTrait,
 };
 use sea_orm_migration::{MigrationTrait, SchemaManager};
 use sha2::{Digest, Sha256};
@@ -247,14 +247,32 @@ fn no_rows_affected(backend: DbBackend) -> ExecResult {
 }
 
 tokio::task_local! {
-    /// Set while a migration runs under [`Recording::capture`].
-    static CAPTURING: ();
+    /// Set while a migration runs under [`Recording::capture`]: the address of the transaction
+    /// handed to it in place of a connection.
+    static CAPTURING: usize;
 }
 
 /// Whether the calling code runs inside [`Recording::capture`], where nothing really runs.
 /// Migration code asks through [`crate::author::batch::capturing`].
 pub fn active() -> bool {
     CAPTURING.try_with(|_| ()).is_ok()
+}
+
+/// Whether `executor` is what a capture hands a migration in place of the connection a runner
+/// would pass: a transaction of the recording connection, which code asking whether it runs
+/// inside a transaction must take for a connection (as it took the recording connection itself).
+/// A transaction the migration begins itself is a transaction.
+pub fn is_stand_in(executor: &DatabaseExecutor<'_>) -> bool {
+    match executor {
+        DatabaseExecutor::Transaction(t) => CAPTURING
+            .try_with(|stand_in| *stand_in == address(t))
+            .unwrap_or(false),
+        _ => false,
+    }
+}
+
+fn address(txn: &DatabaseTransaction) -> usize {
+    std::ptr::from_ref(txn) as usize
 }
 
 /// A recording connection, kept open across captures: a caller capturing many migrations (a
@@ -264,7 +282,8 @@ pub fn active() -> bool {
 /// the first capture and never committed (it records nothing of its own): SeaORM's transaction
 /// path costs a third of its connection path per statement. Migration code learns that it is
 /// being captured from [`crate::author::batch::capturing`] (a transaction's
-/// `is_mock_connection` answers `false`).
+/// `is_mock_connection` answers `false`), and that the transaction stands in for a connection
+/// from [`is_stand_in`].
 pub struct Recording {
     conn: DatabaseConnection,
     txn: Option<DatabaseTransaction>,
@@ -306,7 +325,7 @@ impl Recording {
         self.take_log()?;
         let manager = SchemaManager::new(txn);
         let outcome = CAPTURING
-            .scope((), async {
+            .scope(address(txn), async {
                 match direction {
                     Direction::Up => migration.up(&manager).await,
                     Direction::Down => migration.down(&manager).await,
@@ -393,7 +412,15 @@ mod tests {
         #[sea_orm_migration::async_trait::async_trait]
         impl MigrationTrait for OwnTransaction {
             async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+                if !is_stand_in(manager.get_connection()) {
+                    return Err(DbErr::Custom(
+                        "the capture's connection is a stand-in".into(),
+                    ));
+                }
                 let txn = manager.begin().await?;
+                if is_stand_in(txn.get_connection()) {
+                    return Err(DbErr::Custom("a transaction begun is no stand-in".into()));
+                }
                 crate::author::batch::declare_resumable(&txn).await?;
                 sea_orm::ConnectionTrait::execute_unprepared(
                     txn.get_connection(),
@@ -409,6 +436,7 @@ mod tests {
                 .capture(&OwnTransaction, Direction::Up)
                 .await
                 .unwrap();
+            assert_eq!(c.incomplete, None);
             assert!(c.resumable, "{c:?}");
             assert_eq!(c.statements, ["CREATE TABLE t (id INTEGER)"]);
         }
