@@ -174,11 +174,18 @@ pub(crate) enum Failed<E> {
 /// Parses `text`, a JSON array of rows of `N` scalars, handing each row to `each` as soon as it
 /// is read and collecting what it returns: no row outlives its conversion (a no-op `up` reads
 /// one per applied migration). `capacity` is how many rows the caller expects.
+///
+/// What the databases write (strings without escapes, integers, `null`, booleans) is read by a
+/// plain reader; at anything else it hands the whole text to serde_json, which then hands the
+/// rows before that point to `each` a second time: `each` must have no side effects.
 pub(crate) fn parse_each<'a, const N: usize, T, E>(
     text: &'a str,
     capacity: usize,
     mut each: impl FnMut(Row<'a, N>) -> Result<T, E>,
 ) -> Result<Vec<T>, Failed<E>> {
+    if let Some(done) = parse_plain(text, capacity, &mut each) {
+        return done.map_err(Failed::Row);
+    }
     let mut refused = None;
     let mut de = serde_json::Deserializer::from_str(text);
     let rows = Rows::<N, _, E> {
@@ -192,6 +199,136 @@ pub(crate) fn parse_each<'a, const N: usize, T, E>(
         (_, Some(e)) => Err(Failed::Row(e)),
         (Ok(rows), None) => Ok(rows),
         (Err(e), None) => Err(Failed::Json(e)),
+    }
+}
+
+/// The plain reader of [`parse_each`]: arrays of arrays of strings without escapes, integers,
+/// `null`, `true` and `false`, with JSON white space, read as serde_json reads them. `None` at
+/// the first thing it leaves to serde_json (an escape, a fraction or exponent, `-0`, an integer
+/// beyond `i64`, a nested value, malformed text).
+fn parse_plain<'a, const N: usize, T, E>(
+    text: &'a str,
+    capacity: usize,
+    each: &mut impl FnMut(Row<'a, N>) -> Result<T, E>,
+) -> Option<Result<Vec<T>, E>> {
+    let b = text.as_bytes();
+    let skip = |i: &mut usize| {
+        while b
+            .get(*i)
+            .is_some_and(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r'))
+        {
+            *i += 1;
+        }
+    };
+    let mut i = 0;
+    skip(&mut i);
+    if b.get(i) != Some(&b'[') {
+        return None;
+    }
+    i += 1;
+    skip(&mut i);
+    let mut out = Vec::with_capacity(capacity);
+    if b.get(i) == Some(&b']') {
+        i += 1;
+    } else {
+        loop {
+            if b.get(i) != Some(&b'[') {
+                return None;
+            }
+            i += 1;
+            skip(&mut i);
+            let mut fields = [const { Scalar::Null }; N];
+            if b.get(i) == Some(&b']') {
+                i += 1;
+            } else {
+                let mut n = 0;
+                loop {
+                    let value = plain_scalar(text, &mut i)?;
+                    if let Some(field) = fields.get_mut(n) {
+                        *field = value;
+                    }
+                    n += 1;
+                    skip(&mut i);
+                    match b.get(i)? {
+                        b',' => i += 1,
+                        b']' => {
+                            i += 1;
+                            break;
+                        }
+                        _ => return None,
+                    }
+                    skip(&mut i);
+                }
+            }
+            match each(Row(fields)) {
+                Ok(t) => out.push(t),
+                Err(e) => return Some(Err(e)),
+            }
+            skip(&mut i);
+            match b.get(i)? {
+                b',' => i += 1,
+                b']' => {
+                    i += 1;
+                    break;
+                }
+                _ => return None,
+            }
+            skip(&mut i);
+        }
+    }
+    skip(&mut i);
+    (i == b.len()).then_some(Ok(out))
+}
+
+/// One scalar of [`parse_plain`] at `*i`, moving `*i` past it.
+fn plain_scalar<'a>(text: &'a str, i: &mut usize) -> Option<Scalar<'a>> {
+    let b = text.as_bytes();
+    let literal = |i: &mut usize, word: &[u8], value: Scalar<'a>| {
+        let end = *i + word.len();
+        (b.get(*i..end)? == word).then(|| {
+            *i = end;
+            value
+        })
+    };
+    match *b.get(*i)? {
+        b'"' => {
+            let start = *i + 1;
+            let len = b
+                .get(start..)?
+                .iter()
+                .position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
+            if b.get(start + len) != Some(&b'"') {
+                return None;
+            }
+            *i = start + len + 1;
+            Some(Scalar::Str(Cow::Borrowed(text.get(start..start + len)?)))
+        }
+        b'n' => literal(i, b"null", Scalar::Null),
+        b't' => literal(i, b"true", Scalar::Bool(true)),
+        b'f' => literal(i, b"false", Scalar::Bool(false)),
+        b'-' | b'0'..=b'9' => {
+            let start = *i;
+            let digits = start + usize::from(b[start] == b'-');
+            let mut end = digits;
+            while b.get(end).is_some_and(u8::is_ascii_digit) {
+                end += 1;
+            }
+            // No digit, a leading zero, or more than an integer: serde_json's to read.
+            if end == digits
+                || (b[digits] == b'0' && end - digits > 1)
+                || matches!(b.get(end), Some(b'.' | b'e' | b'E'))
+            {
+                return None;
+            }
+            let n: i64 = text.get(start..end)?.parse().ok()?;
+            // serde_json reads `-0` as a float.
+            if n == 0 && digits > start {
+                return None;
+            }
+            *i = end;
+            Some(Scalar::Int(n))
+        }
+        _ => None,
     }
 }
 
@@ -297,8 +434,10 @@ mod tests {
         // The same rows as the whole-array parse.
         let whole = parse::<2>(text).unwrap();
         assert_eq!(whole.len(), rows.len());
+        // A refusal stops the parse (text the plain reader reads whole).
+        let plain = r#"[[1, "a"], [2, "b"], [3]]"#;
         let mut seen = Vec::new();
-        let refused = parse_each::<2, (), &str>(text, 8, |Row([n, _])| {
+        let refused = parse_each::<2, (), &str>(plain, 8, |Row([n, _])| {
             seen.push(n.as_i64());
             if n.as_i64() == Some(2) {
                 Err("two")
@@ -328,6 +467,65 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
+    }
+
+    /// The plain reader reads what it reads as serde_json does, and leaves the rest to it.
+    #[test]
+    fn the_plain_reader_agrees_with_serde_json() {
+        let texts = [
+            "[]",
+            " [ ] ",
+            "[[]]",
+            r#"[[1,"m1_a","up","abc","succeeded",1,null,null,0,"2026-12-04 18:31:25.9"]]"#,
+            r#"[ [ 1 , "a" , null ] ,
+               [-7,"",true,false] ]"#,
+            r#"[[1, "esc\"aped"], [2, "x"]]"#,
+            r#"[[1, "tab\tin"], [2, "\u00e9"]]"#,
+            r#"[[-0], [0], [00]]"#,
+            r#"[[1.5], [2e3], [-1E-2]]"#,
+            r#"[[9223372036854775807], [9223372036854775808], [-9223372036854775808], [-9223372036854775809]]"#,
+            r#"[[1, [2, 3]], [{"k": [1]}]]"#,
+            r#"[[1, "é ü", "日本"]]"#,
+            r#"[[1,2,3,4,5,6,7,8,9,10,11,12]]"#,
+            r#"[[1] [2]]"#,
+            r#"[[1],]"#,
+            r#"[[1,]]"#,
+            r#"[[1]] x"#,
+            r#"[[nul]]"#,
+            r#"[[truex]]"#,
+            r#"[["unterminated]]"#,
+            "[[\"ctl\u{1}\"]]",
+            r#"[[-]]"#,
+            r#"[1]"#,
+            r#"{"a": 1}"#,
+            "",
+        ];
+        for text in texts {
+            let plain = parse_plain::<4, _, ()>(text, 0, &mut |Row(r)| Ok(r));
+            let serde =
+                parse::<4>(text).map(|rows| rows.into_iter().map(|r| r.0).collect::<Vec<_>>());
+            match (plain, serde) {
+                (Some(Ok(p)), Ok(s)) => assert_eq!(p, s, "{text}"),
+                (Some(Ok(p)), Err(e)) => panic!("{text}: plain read {p:?}, serde_json failed: {e}"),
+                (Some(Err(())), _) => unreachable!(),
+                (None, _) => {}
+            }
+            // Through `parse_each`, whichever reads it.
+            let each = parse_each::<4, _, ()>(text, 0, |Row(r)| Ok(r));
+            match (each, parse::<4>(text)) {
+                (Ok(a), Ok(b)) => {
+                    assert_eq!(a, b.into_iter().map(|r| r.0).collect::<Vec<_>>(), "{text}")
+                }
+                (Err(Failed::Json(_)), Err(_)) => {}
+                (a, b) => panic!("{text}: {a:?} vs {b:?}"),
+            }
+        }
+        // What the databases write is read by the plain reader, borrowed.
+        let rows = parse_plain::<2, _, ()>(r#"[["plain",1]]"#, 0, &mut |Row(r)| Ok(r))
+            .unwrap()
+            .unwrap();
+        assert!(matches!(rows[0][0], Scalar::Str(Cow::Borrowed("plain"))));
+        assert!(parse_plain::<2, _, ()>(r#"[["esc\n",1]]"#, 0, &mut |Row(r)| Ok(r)).is_none());
     }
 
     #[test]
