@@ -212,72 +212,74 @@ fn parse_plain<'a, const N: usize, T, E>(
     each: &mut impl FnMut(Row<'a, N>) -> Result<T, E>,
 ) -> Option<Result<Vec<T>, E>> {
     let b = text.as_bytes();
-    let skip = |i: &mut usize| {
-        while b
-            .get(*i)
-            .is_some_and(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r'))
-        {
-            *i += 1;
-        }
-    };
+    let mut out = Vec::with_capacity(capacity);
+    let mut refused = None;
     let mut i = 0;
-    skip(&mut i);
-    if b.get(i) != Some(&b'[') {
+    skip_space(b, &mut i);
+    let read = plain_array(b, &mut i, |i| {
+        let mut fields = [const { Scalar::Null }; N];
+        let mut n = 0;
+        plain_array(b, i, |i| {
+            let value = plain_scalar(text, i)?;
+            if let Some(field) = fields.get_mut(n) {
+                *field = value;
+            }
+            n += 1;
+            Some(())
+        })?;
+        match each(Row(fields)) {
+            Ok(t) => out.push(t),
+            Err(e) => refused = Some(e),
+        }
+        refused.is_none().then_some(())
+    });
+    if let Some(e) = refused {
+        return Some(Err(e));
+    }
+    read?;
+    skip_space(b, &mut i);
+    (i == b.len()).then_some(Ok(out))
+}
+
+/// JSON white space at `*i`, skipped.
+fn skip_space(b: &[u8], i: &mut usize) {
+    while b
+        .get(*i)
+        .is_some_and(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r'))
+    {
+        *i += 1;
+    }
+}
+
+/// An array of [`parse_plain`] at `*i`: `[`, the elements `element` reads (each moving `*i`
+/// past itself) separated by commas, `]`, with white space between; moves `*i` past it.
+fn plain_array(
+    b: &[u8],
+    i: &mut usize,
+    mut element: impl FnMut(&mut usize) -> Option<()>,
+) -> Option<()> {
+    if b.get(*i) != Some(&b'[') {
         return None;
     }
-    i += 1;
-    skip(&mut i);
-    let mut out = Vec::with_capacity(capacity);
-    if b.get(i) == Some(&b']') {
-        i += 1;
-    } else {
-        loop {
-            if b.get(i) != Some(&b'[') {
-                return None;
-            }
-            i += 1;
-            skip(&mut i);
-            let mut fields = [const { Scalar::Null }; N];
-            if b.get(i) == Some(&b']') {
-                i += 1;
-            } else {
-                let mut n = 0;
-                loop {
-                    let value = plain_scalar(text, &mut i)?;
-                    if let Some(field) = fields.get_mut(n) {
-                        *field = value;
-                    }
-                    n += 1;
-                    skip(&mut i);
-                    match b.get(i)? {
-                        b',' => i += 1,
-                        b']' => {
-                            i += 1;
-                            break;
-                        }
-                        _ => return None,
-                    }
-                    skip(&mut i);
-                }
-            }
-            match each(Row(fields)) {
-                Ok(t) => out.push(t),
-                Err(e) => return Some(Err(e)),
-            }
-            skip(&mut i);
-            match b.get(i)? {
-                b',' => i += 1,
-                b']' => {
-                    i += 1;
-                    break;
-                }
-                _ => return None,
-            }
-            skip(&mut i);
-        }
+    *i += 1;
+    skip_space(b, i);
+    if b.get(*i) == Some(&b']') {
+        *i += 1;
+        return Some(());
     }
-    skip(&mut i);
-    (i == b.len()).then_some(Ok(out))
+    loop {
+        element(i)?;
+        skip_space(b, i);
+        match b.get(*i)? {
+            b',' => *i += 1,
+            b']' => {
+                *i += 1;
+                return Some(());
+            }
+            _ => return None,
+        }
+        skip_space(b, i);
+    }
 }
 
 /// One scalar of [`parse_plain`] at `*i`, moving `*i` past it.

@@ -315,14 +315,13 @@ impl Recording {
         migration: &dyn MigrationTrait,
         direction: Direction,
     ) -> Result<Capture, DbErr> {
-        if self.txn.is_none() {
-            self.txn = Some(self.conn.begin().await?);
-        }
-        let Some(txn) = self.txn.as_ref() else {
-            return Err(DbErr::Custom("capture transaction missing".into()));
-        };
         // A capture cancelled half-way (its future dropped) leaves its statements behind.
         self.take_log()?;
+        let txn = match &mut self.txn {
+            Some(txn) => txn,
+            none => none.insert(self.conn.begin().await?),
+        };
+        let txn: &DatabaseTransaction = txn;
         let manager = SchemaManager::new(txn);
         let outcome = CAPTURING
             .scope(address(txn), async {
@@ -414,12 +413,14 @@ mod tests {
             async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
                 if !is_stand_in(manager.get_connection()) {
                     return Err(DbErr::Custom(
-                        "the capture's connection is a stand-in".into(),
+                        "expected the capture's connection to be a stand-in".into(),
                     ));
                 }
                 let txn = manager.begin().await?;
                 if is_stand_in(txn.get_connection()) {
-                    return Err(DbErr::Custom("a transaction begun is no stand-in".into()));
+                    return Err(DbErr::Custom(
+                        "expected a transaction the migration began not to be a stand-in".into(),
+                    ));
                 }
                 crate::author::batch::declare_resumable(&txn).await?;
                 sea_orm::ConnectionTrait::execute_unprepared(
