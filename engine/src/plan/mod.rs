@@ -81,7 +81,8 @@ pub fn resolve_version(names: &[&str], given: &str) -> Result<usize, MigrateErro
 pub trait Applied {
     /// Whether `version` is applied.
     fn contains(&self, version: &str) -> bool;
-    /// Every applied version, in order.
+    /// Every applied version, in ascending order ([`unknown_applied`] walks it alongside the
+    /// build's sorted names).
     fn versions(&self) -> impl Iterator<Item = &str>;
 }
 
